@@ -1,0 +1,91 @@
+"""beamish.actors — the trio actor kernel.
+
+Layering (like trio's ``_core``): private modules hold one concept each; this facade
+re-exports the public names. Extension points for other layers (hosts, the context
+machinery) are public here too but documented as such.
+
+* :class:`Node` — the runtime: processes, names, hosts, functions; ``async with``.
+* :class:`Context` — what a process body talks to; :class:`Process` is the kernel's.
+* :class:`Pid`, :class:`Message`, :class:`Event`, :class:`EventKind` — values.
+* :class:`Channel`, :func:`select`, :data:`CLOSED` — mailbox channels.
+* :class:`Error` and friends — errors with a kind.
+"""
+
+from ._channel import CLOSED as CLOSED
+from ._channel import Channel as Channel
+from ._channel import WouldBlock as WouldBlock
+from ._channel import select as select
+from ._context import ChannelLike as ChannelLike
+from ._context import Context as Context
+from ._context import FutureLike as FutureLike
+from ._context import current_context as current_context
+from ._context import current_values as current_values
+from ._errors import Error as Error
+from ._errors import ErrorKind as ErrorKind
+from ._errors import LoadError as LoadError
+from ._errors import ProcessExit as ProcessExit
+from ._errors import ProcessNotFound as ProcessNotFound
+from ._errors import Timeout as Timeout
+from ._errors import as_error as as_error
+from ._functions import FunctionRegistry as FunctionRegistry
+from ._functions import Future as Future
+from ._host import Host as Host
+from ._host import LocalHost as LocalHost
+from ._host import SpawnRequest as SpawnRequest
+from ._isolate import isolate as isolate
+from ._message import Event as Event
+from ._message import EventKind as EventKind
+from ._message import Message as Message
+from ._node import DEFAULT_HOST as DEFAULT_HOST
+from ._node import Node as Node
+from ._pid import Pid as Pid
+from ._process import LINK_FAILED as LINK_FAILED
+from ._process import SYSTEM_PID as SYSTEM_PID
+from ._process import TERMINATED as TERMINATED
+from ._process import Process as Process
+from ._process import ProcessState as ProcessState
+
+__all__ = [
+    "CLOSED",
+    "DEFAULT_HOST",
+    "LINK_FAILED",
+    "SYSTEM_PID",
+    "TERMINATED",
+    "Channel",
+    "ChannelLike",
+    "Context",
+    "Error",
+    "ErrorKind",
+    "Event",
+    "EventKind",
+    "FunctionRegistry",
+    "Future",
+    "FutureLike",
+    "Host",
+    "LoadError",
+    "LocalHost",
+    "Message",
+    "Node",
+    "Pid",
+    "Process",
+    "ProcessExit",
+    "ProcessNotFound",
+    "ProcessState",
+    "SpawnRequest",
+    "Timeout",
+    "WouldBlock",
+    "as_error",
+    "current_context",
+    "current_values",
+    "isolate",
+    "select",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("beamish.actors."):
+        try:
+            _obj.__module__ = "beamish.actors"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

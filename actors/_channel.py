@@ -1,0 +1,263 @@
+"""Kernel channels: the mailbox queue every inbox, topic, events and timer channel uses.
+
+Design (measured in ``shared/reference/perf-baselines.md``): a ``collections.deque`` plus
+``trio.lowlevel`` park/unpark. trio memory channels were 1.8× slower on a round trip and
+2.2× slower to create, so they are not used.
+
+* ``put_nowait`` never blocks (channels are unbounded, like an Erlang mailbox) and wakes
+  at most one parked receiver.
+* ``receive`` follows trio's *nowait + park* rule: it takes a queued item without
+  parking, else parks with an abort function that unregisters the waiter, so a cancelled
+  receive leaves the channel unchanged.
+* **Drain on a budget.** A checkpoint per message costs 15× the queue itself, so the
+  nowait path checkpoints only every :data:`BUDGET` items (like BEAM reductions). The
+  budget is module-wide: cheap, and enough to guarantee that a process draining a
+  flooded mailbox still sees cancellation and lets others run.
+* A woken receiver re-checks the queue: a wake-up is a hint, not a hand-off, so two
+  receivers racing for one item cannot lose or duplicate it.
+* :func:`select` parks one task on several channels with one waiter object.
+
+Closing: ``close()`` is idempotent; queued items stay receivable; once drained, receive
+returns the :data:`CLOSED` sentinel (never raises), which is what ``select`` needs.
+
+Invariants: ``_task`` is set only while that task is parked in this channel's
+``receive``; a waiter is in ``_waiters`` only while its task is parked in a ``select``
+over this channel (or is a second concurrent receiver). A fired waiter is never woken
+again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Final
+
+import trio
+
+from ._errors import Error, ErrorKind, Timeout
+
+__all__ = ["BUDGET", "CLOSED", "Channel", "WouldBlock", "select"]
+
+#: Items a task may take without a checkpoint before it yields to the scheduler.
+BUDGET: Final = 64
+
+
+class _Closed:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLOSED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: Returned by receive/select on a channel that is closed and drained.
+CLOSED: Final = _Closed()
+
+
+class WouldBlock(Exception):
+    """``receive_nowait`` found nothing to take."""
+
+
+class _Waiter:
+    __slots__ = ("fired", "task")
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.fired = False
+
+
+_budget = BUDGET
+
+
+async def _spend() -> None:
+    global _budget
+    _budget -= 1
+    if _budget <= 0:
+        _budget = BUDGET
+        await trio.lowlevel.checkpoint()
+
+
+class Channel:
+    """An unbounded FIFO channel owned by one process (or one function frame)."""
+
+    __slots__ = ("__weakref__", "_closed", "_items", "_task", "_waiters", "name")
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self._items: deque[Any] = deque()
+        # Fast path: the one task parked in receive() (the usual case: the owner).
+        self._task: trio.lowlevel.Task | None = None
+        # General path: select() waiters and any second concurrent receiver.
+        self._waiters: list[_Waiter] | None = None
+        self._closed = False
+
+    # -- producer side -------------------------------------------------------------
+
+    def put_nowait(self, value: Any) -> None:
+        """Queue ``value`` and wake one parked receiver. Raises on a closed channel."""
+        if self._closed:
+            raise Error(
+                f"send on closed channel {self.name or '(anonymous)'}",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        self._items.append(value)
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task)
+        elif self._waiters:
+            self._wake()
+
+    def close(self) -> None:
+        """Close the channel (idempotent). Queued items stay receivable."""
+        if not self._closed:
+            self._closed = True
+            task = self._task
+            if task is not None:
+                self._task = None
+                trio.lowlevel.reschedule(task)
+            while self._waiters:
+                self._wake()
+
+    def _abort_receive(self, _: Any) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def _park_receive(self) -> None:
+        if self._task is None:
+            self._task = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
+        else:
+            await _park((self,))
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        assert waiters is not None
+        while waiters:
+            w = waiters.pop(0)
+            if not w.fired:
+                w.fired = True
+                trio.lowlevel.reschedule(w.task)
+                return
+
+    # -- consumer side -------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def receive_nowait(self) -> Any:
+        """Take the oldest item; :data:`CLOSED` if closed and drained; else WouldBlock."""
+        if self._items:
+            return self._items.popleft()
+        if self._closed:
+            return CLOSED
+        raise WouldBlock
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        """Wait for the oldest item (or :data:`CLOSED`).
+
+        With ``timeout`` (seconds) raise :class:`Timeout` when nothing arrives in time;
+        the channel is unchanged then. Every call is a checkpoint on the park path and
+        a budgeted checkpoint on the nowait path.
+        """
+        if self._items:
+            global _budget
+            _budget -= 1
+            if _budget <= 0:
+                _budget = BUDGET
+                await trio.lowlevel.checkpoint()
+            if self._items:
+                return self._items.popleft()
+        if timeout is None:
+            while True:
+                if self._items:
+                    return self._items.popleft()
+                if self._closed:
+                    return CLOSED
+                await self._park_receive()
+        with trio.move_on_after(timeout):
+            while True:
+                if self._items:
+                    return self._items.popleft()
+                if self._closed:
+                    return CLOSED
+                await self._park_receive()
+        raise Timeout(f"receive timed out after {timeout:g}s on channel {self.name or '?'}")
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "queued": len(self._items),
+            "waiters": len(self._waiters or ()) + (self._task is not None),
+            "closed": self._closed,
+        }
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Channel {self.name!r} {state} queued={len(self._items)}>"
+
+
+async def _park(channels: Sequence[Channel]) -> None:
+    w = _Waiter(trio.lowlevel.current_task())
+    for ch in channels:
+        if ch._waiters is None:
+            ch._waiters = [w]
+        else:
+            ch._waiters.append(w)
+
+    def abort(_: Any) -> trio.lowlevel.Abort:
+        w.fired = True
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    try:
+        await trio.lowlevel.wait_task_rescheduled(abort)
+    finally:
+        for ch in channels:
+            ws = ch._waiters
+            if ws:
+                try:
+                    ws.remove(w)
+                except ValueError:
+                    pass
+
+
+async def select(
+    channels: Sequence[Channel], timeout: float | None = None
+) -> tuple[Channel, Any] | None:
+    """Wait for the first of ``channels`` to have an item (or be closed and drained).
+
+    Returns ``(channel, item)``, with ``item`` :data:`CLOSED` for a closed channel, or
+    ``None`` when ``timeout`` seconds pass first. Earlier channels win ties, so list
+    the most urgent one first (e.g. events before the inbox).
+    """
+    for ch in channels:
+        if ch._items:
+            await _spend()
+            if ch._items:
+                return ch, ch._items.popleft()
+        elif ch._closed:
+            return ch, CLOSED
+    if timeout is not None and timeout <= 0:
+        await trio.lowlevel.checkpoint()
+        return None
+    if timeout is None:
+        return await _select_parked(channels)
+    with trio.move_on_after(timeout):
+        return await _select_parked(channels)
+    return None
+
+
+async def _select_parked(channels: Sequence[Channel]) -> tuple[Channel, Any]:
+    while True:
+        await _park(channels)
+        for ch in channels:
+            if ch._items:
+                return ch, ch._items.popleft()
+            if ch._closed:
+                return ch, CLOSED

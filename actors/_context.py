@@ -1,0 +1,268 @@
+"""The context: the only door through which a process body acts on the world.
+
+This is beamish's one key abstraction (``ARCHITECTURE.md``). A process body — a Python
+coroutine or a Lua script driven by the bridge — performs every effect through the
+:class:`Context` it was started with: send, receive, spawn, link/monitor, call a
+function, sleep, read the clock, make an id, cancel, terminate. Backends:
+
+* the **kernel** (:class:`beamish.actors.Process`, trio): effects act on the in-memory
+  node, live;
+* the **workflow** context (``beamish.durable``, asyncio inside a Temporal workflow):
+  ``call`` becomes an activity, ``sleep`` a durable timer, ``now``/``uuid4`` recorded
+  values, ``receive`` the signal queue, ``spawn`` a child workflow.
+
+So the same body behaves right in each compute unit. Code written against this class
+must not touch trio or asyncio itself: all waiting goes through ``receive``, ``select``,
+``sleep``, ``call`` and ``exec``. The abstract methods below state the contract both
+backends keep; each backend's docstrings say how it implements them (live or recorded,
+cancellable or not).
+
+Outcomes every backend keeps:
+
+* ``send`` never blocks. To a dead PID or an unknown name it raises
+  :class:`ProcessNotFound`; a topic starting with ``@`` raises ``Error(INVALID)``.
+* ``receive``/``select`` with a timeout raise :class:`Timeout` / return ``None`` and leave
+  the mailbox unchanged.
+* ``call`` raises the callee's :class:`Error` (kind preserved), ``Timeout`` on timeout,
+  and is cancelled with the caller.
+* ``exec`` returns the child's result or raises :class:`ProcessExit` with its error.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from ._errors import Error, ErrorKind
+from ._pid import Pid
+
+__all__ = [
+    "ChannelLike",
+    "Context",
+    "FutureLike",
+    "current_context",
+    "current_values",
+]
+
+
+class ChannelLike(Protocol):
+    """What a backend's channels offer a driver (kernel: :class:`Channel`)."""
+
+    name: str
+
+    def put_nowait(self, value: Any) -> None: ...
+    def close(self) -> None: ...
+    def receive_nowait(self) -> Any: ...
+    async def receive(self, timeout: float | None = None) -> Any: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+
+class FutureLike(Protocol):
+    """An asynchronous function call (``call_async``)."""
+
+    channel: ChannelLike
+
+    def is_complete(self) -> bool: ...
+    def is_canceled(self) -> bool: ...
+    def cancel(self) -> bool: ...
+    async def result(self) -> Any: ...
+
+
+Target = str | Callable[..., Any]
+"""What ``spawn`` starts: a registered entry ID (``"ns:name"``) or an async callable."""
+
+
+class Context(abc.ABC):
+    """The effects a process body may perform. See the module docstring for the contract."""
+
+    #: ``"process"`` in the kernel, ``"workflow"`` inside Temporal, ``"function"`` for a
+    #: function called from outside any process.
+    kind: str = "process"
+
+    pid: Pid
+    entry_id: str | None
+    values: Mapping[str, Any]
+
+    # -- messaging ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
+        """Send ``payload`` to ``dest`` (a PID, its string form or a registered name)."""
+
+    @abc.abstractmethod
+    def inbox(self) -> ChannelLike:
+        """The inbox channel (same one every call): messages on topics nobody listens to."""
+
+    @abc.abstractmethod
+    def events(self) -> ChannelLike:
+        """The events channel: :class:`Event` objects (EXIT, LINK_DOWN, CANCEL)."""
+
+    @abc.abstractmethod
+    def listen(self, topic: str) -> ChannelLike:
+        """Subscribe to ``topic``; queued messages on it move there in order."""
+
+    @abc.abstractmethod
+    def unlisten(self, topic_or_channel: str | ChannelLike) -> None:
+        """Drop a subscription and close its channel; later messages go to the inbox."""
+
+    @abc.abstractmethod
+    async def receive(self, timeout: float | None = None) -> Any:
+        """The next inbox :class:`Message`; :class:`Timeout` after ``timeout`` seconds."""
+
+    @abc.abstractmethod
+    async def select(
+        self, channels: Sequence[ChannelLike], timeout: float | None = None
+    ) -> tuple[ChannelLike, Any] | None:
+        """``(channel, item)`` for the first ready channel, or ``None`` on timeout."""
+
+    # -- processes ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def spawn(
+        self,
+        target: Target,
+        *args: Any,
+        host: str | None = None,
+        name: str | None = None,
+        messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
+        context: Mapping[str, Any] | None = None,
+        monitor: bool = False,
+        link: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> Pid:
+        """Start ``target`` on ``host``; monitor/link are attached before it can exit.
+
+        With ``name``: if the name is taken on that host, no process starts; the
+        existing PID is returned and ``messages`` are delivered to it (spawn-or-signal).
+        """
+
+    def spawn_monitored(self, target: Target, *args: Any, **kw: Any) -> Pid:
+        return self.spawn(target, *args, monitor=True, **kw)
+
+    def spawn_linked(self, target: Target, *args: Any, **kw: Any) -> Pid:
+        return self.spawn(target, *args, link=True, **kw)
+
+    def spawn_linked_monitored(self, target: Target, *args: Any, **kw: Any) -> Pid:
+        return self.spawn(target, *args, link=True, monitor=True, **kw)
+
+    @abc.abstractmethod
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
+        """Spawn ``target`` and wait for its result (:class:`ProcessExit` on error)."""
+
+    @abc.abstractmethod
+    def monitor(self, pid: Pid | str) -> None: ...
+
+    @abc.abstractmethod
+    def unmonitor(self, pid: Pid | str) -> None: ...
+
+    @abc.abstractmethod
+    def link(self, pid: Pid | str) -> None: ...
+
+    @abc.abstractmethod
+    def unlink(self, pid: Pid | str) -> None: ...
+
+    trap_links: bool = False
+
+    @abc.abstractmethod
+    def cancel(self, dest: Pid | str, reason: str = "") -> None:
+        """Ask ``dest`` to stop: a CANCEL event with ``reason`` (cooperative)."""
+
+    @abc.abstractmethod
+    def terminate(self, dest: Pid | str) -> None:
+        """Stop ``dest`` now; it exits with ``Error("process terminated")``."""
+
+    @abc.abstractmethod
+    def register(self, name: str, pid: Pid | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def lookup(self, name: str) -> Pid: ...
+
+    @abc.abstractmethod
+    def unregister(self, name: str) -> bool: ...
+
+    # -- functions ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def call(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Call function ``func_id`` in this context; cancelled with the caller."""
+
+    @abc.abstractmethod
+    def call_async(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> FutureLike:
+        """Start a call and return a future; it is cancelled when this process exits."""
+
+    # -- time and ids -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def sleep(self, seconds: float) -> None: ...
+
+    @abc.abstractmethod
+    def after(self, seconds: float) -> ChannelLike:
+        """A channel that receives :meth:`now` once, ``seconds`` from now."""
+
+    @abc.abstractmethod
+    def now(self) -> datetime.datetime:
+        """Wall-clock time, timezone-aware UTC (the workflow clock in workflows)."""
+
+    @abc.abstractmethod
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (workflow time in workflows)."""
+
+    @abc.abstractmethod
+    def uuid4(self) -> str: ...
+
+    @abc.abstractmethod
+    def uuid7(self) -> str: ...
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.pid}>"
+
+
+# -- the current context (for functions) ---------------------------------------------
+
+_current: ContextVar[tuple[Context, Mapping[str, Any]] | None] = ContextVar(
+    "beamish_context", default=None
+)
+
+
+def current_context() -> Context:
+    """The context of the process (or function frame) running this code.
+
+    Functions run in their caller's context; a Python function body uses this to send,
+    spawn or call further. Raises ``Error(INTERNAL)`` outside any beamish context.
+    """
+    cur = _current.get()
+    if cur is None:
+        raise Error(
+            "no beamish context here: call this from a process body or a function "
+            "called through Node.call / Context.call",
+            kind=ErrorKind.INTERNAL,
+            retryable=False,
+        )
+    return cur[0]
+
+
+def current_values() -> Mapping[str, Any]:
+    """The context values visible to the running code (``ctx.get`` in Lua)."""
+    cur = _current.get()
+    if cur is None:
+        return {}
+    return cur[1]

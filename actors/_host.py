@@ -1,0 +1,132 @@
+"""Hosts: the named places processes are spawned on.
+
+A ``process.host`` entry is a named scheduler: ``spawn(id, "app:processes")`` puts the
+process there and its PID reads ``{app:processes|0x0000a}``. In beamish every
+:class:`LocalHost` shares the node's trio loop (trio already multiplexes thousands of
+tasks; separate worker pools buy nothing in one Python thread), so a local host is a
+namespace with its own PID counter and statistics.
+
+:class:`Host` is the seam for hosts whose processes do *not* live in the node's
+process table — a ``temporal.worker`` host in ``beamish.durable``, whose "processes"
+are Temporal workflows. The node keeps local processes in one dict for speed and routes
+any operation on a PID it does not hold to ``node.host(pid.host)``; a foreign host
+implements the operations below with the same outcomes as the kernel (``send`` to a
+finished workflow raises :class:`ProcessNotFound`, EXIT reaches monitors, LINK_DOWN
+reaches links on abnormal exit). A foreign host reports exits back with
+:meth:`Node.notify_exit`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._errors import Error
+from ._message import Event, Message
+from ._pid import Pid
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+__all__ = ["Host", "LocalHost", "SpawnRequest"]
+
+
+@dataclass(slots=True)
+class SpawnRequest:
+    """Everything ``spawn`` was asked to do, handed to the host that starts the process."""
+
+    target: str | Callable[..., Any]
+    args: tuple[Any, ...]
+    host: str
+    name: str | None = None
+    messages: Sequence[tuple[str, tuple[Any, ...]]] = ()
+    context: Mapping[str, Any] | None = None
+    parent: Pid | None = None
+    monitor: bool = False
+    link: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Host(abc.ABC):
+    """A place processes run. Subclass for hosts outside the node's process table."""
+
+    name: str
+    kind: str = "process.host"
+
+    def attach(self, node: Node) -> None:
+        """Called once when the host is added to ``node``."""
+        self.node = node
+
+    @abc.abstractmethod
+    def spawn(self, request: SpawnRequest) -> Pid:
+        """Start a process. Monitor/link from ``request.parent`` must be in place before it
+        can exit; with ``request.name`` the host applies spawn-or-signal semantics."""
+
+    # Operations on a PID of this host that the node does not hold itself.
+    def deliver(self, pid: Pid, message: Message) -> None:
+        raise self.node._not_found(pid)
+
+    def deliver_event(self, pid: Pid, event: Event) -> None:
+        """Deliver a kernel event to ``pid``; dead targets are ignored."""
+
+    def cancel(self, pid: Pid, reason: str, sender: Pid | None) -> None:
+        raise self.node._not_found(pid)
+
+    def terminate(self, pid: Pid) -> None:
+        raise self.node._not_found(pid)
+
+    def add_monitor(self, target: Pid, watcher: Pid) -> None:
+        raise self.node._not_found(target)
+
+    def remove_monitor(self, target: Pid, watcher: Pid) -> None:
+        """Forget a monitor; never fails."""
+
+    def add_link(self, pid: Pid, peer: Pid) -> None:
+        raise self.node._not_found(pid)
+
+    def remove_link(self, pid: Pid, peer: Pid) -> None:
+        """Forget a link; never fails."""
+
+    def link_exit(self, pid: Pid, peer: Pid, error: Error | None) -> None:
+        """``peer`` (linked to ``pid``) exited; dead ``pid`` is ignored."""
+
+    def on_exit(self, pid: Pid, callback: Callable[[Any, Error | None], None]) -> None:
+        raise self.node._not_found(pid)
+
+    def is_alive(self, pid: Pid) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        """Stop the host's machinery (threads, servers); called at node shutdown."""
+
+    def statistics(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class LocalHost(Host):
+    """A named scheduler on the node's trio loop (a ``process.host`` entry)."""
+
+    def __init__(self, name: str, *, options: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.options = dict(options or {})
+        self._next_id = 0
+        self.spawned = 0
+        self.live = 0
+
+    def next_pid(self) -> Pid:
+        self._next_id += 1
+        return Pid(self.name, f"0x{self._next_id:05x}", self.node.node_name)
+
+    def spawn(self, request: SpawnRequest) -> Pid:
+        return self.node._spawn_local(self, request)
+
+    def statistics(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "live": self.live, "spawned": self.spawned}
+
+    def __repr__(self) -> str:
+        return f"<LocalHost {self.name} live={self.live}>"

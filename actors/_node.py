@@ -1,0 +1,605 @@
+"""The node: the runtime that owns processes, names, hosts and functions.
+
+A :class:`Node` is an async context manager around two trio nurseries: one for process
+tasks and one for system tasks (timers, async calls). Everything the kernel does to a
+process happens here, synchronously, on the trio thread: ``send`` appends to a deque,
+``terminate`` cancels a scope, an exit walks the monitor and link sets. Nothing locks,
+because nothing runs concurrently with it on this loop.
+
+Routing: local processes live in one dict ``_procs`` (PID → :class:`Process`) shared by
+every :class:`LocalHost`, so the hot paths (send, deliver) are one dict lookup. A PID
+that dict does not hold belongs either to a dead process (→ :class:`ProcessNotFound`)
+or to a foreign :class:`Host` (a Temporal worker), to which the operation is forwarded.
+
+Shutdown (``__aexit__`` or :meth:`aclose`), bounded and staged like OTP's:
+  1. stop accepting spawns;
+  2. send every process CANCEL with reason ``"scheduler shutdown"``;
+  3. wait up to ``shutdown_timeout`` seconds for them to exit on their own;
+  4. terminate the rest (exit error ``"process terminated"``);
+  5. cancel system tasks and close foreign hosts.
+Nothing the node started is left running afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import trio
+
+from ._context import Target, _current
+from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
+from ._functions import FunctionRegistry
+from ._host import Host, LocalHost, SpawnRequest
+from ._isolate import isolate, isolate_args
+from ._message import Event, EventKind, Message
+from ._names import NameRegistry
+from ._pid import Pid
+from ._process import SYSTEM_PID, Process, _check_topic, terminated_error
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_SHUTDOWN_TIMEOUT", "Node"]
+
+#: Host used when ``spawn`` names none.
+DEFAULT_HOST = "node:local"
+#: Seconds processes get to exit after the shutdown CANCEL before they are terminated.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+#: Host of the frames that run functions called from outside any process.
+FUNCTION_HOST = "node:functions"
+
+Body = Callable[..., Awaitable[Any]]
+
+
+class Node:
+    """The beamish runtime. Use as ``async with Node() as node: ...``.
+
+    Parameters:
+        name: node name; when set, PIDs read ``{name@host|id}``.
+        shutdown_timeout: seconds between the shutdown CANCEL and forced termination.
+    """
+
+    def __init__(
+        self, *, name: str = "", shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    ) -> None:
+        self.node_name = name
+        self.shutdown_timeout = shutdown_timeout
+        self.functions = FunctionRegistry()
+        self.names = NameRegistry()
+        self._bodies: dict[str, Body] = {}
+        self._hosts: dict[str, Host] = {}
+        self._procs: dict[Pid, Process] = {}
+        self._nursery: trio.Nursery | None = None
+        self._system: trio.Nursery | None = None
+        self._closing = False
+        self._all_exited: trio.Event | None = None
+        self._trio_token: trio.lowlevel.TrioToken | None = None
+        self._nursery_cm: Any = None
+        self._system_cm: Any = None
+        self.add_host(LocalHost(DEFAULT_HOST))
+        self.add_host(LocalHost(FUNCTION_HOST))
+
+    # ==================================================================================
+    # Lifecycle
+    # ==================================================================================
+
+    async def __aenter__(self) -> Node:
+        if self._nursery is not None or self._closing:
+            raise Error("a Node can be opened only once", kind=ErrorKind.INVALID)
+        self._trio_token = trio.lowlevel.current_trio_token()
+        self._nursery_cm = trio.open_nursery()
+        self._nursery = await self._nursery_cm.__aenter__()
+        self._system_cm = trio.open_nursery()
+        self._system = await self._system_cm.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        try:
+            if exc is None or isinstance(exc, Exception):
+                await self._shutdown()
+            else:
+                self._terminate_all()
+        finally:
+            assert self._system is not None
+            self._system.cancel_scope.cancel()
+            await self._system_cm.__aexit__(None, None, None)
+            for host in list(self._hosts.values()):
+                with trio.CancelScope(shield=True):
+                    await host.aclose()
+            return await self._nursery_cm.__aexit__(exc_type, exc, tb)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        for proc in list(self._procs.values()):
+            proc._deliver_event(Event(EventKind.CANCEL, SYSTEM_PID, reason="scheduler shutdown"))
+        if self._procs:
+            self._all_exited = trio.Event()
+            with trio.move_on_after(self.shutdown_timeout):
+                await self._all_exited.wait()
+        self._terminate_all()
+
+    def _terminate_all(self) -> None:
+        self._closing = True
+        for proc in list(self._procs.values()):
+            proc._kill(terminated_error())
+
+    @property
+    def trio_token(self) -> trio.lowlevel.TrioToken:
+        """The token foreign threads use to reach this node's loop."""
+        if self._trio_token is None:
+            raise Error("the node is not running", kind=ErrorKind.UNAVAILABLE)
+        return self._trio_token
+
+    @property
+    def running(self) -> bool:
+        return self._nursery is not None and not self._closing
+
+    # ==================================================================================
+    # Hosts, bodies, names
+    # ==================================================================================
+
+    def add_host(self, host: Host | str) -> Host:
+        """Add a host (a :class:`Host`, or a name for a new :class:`LocalHost`)."""
+        if isinstance(host, str):
+            host = LocalHost(host)
+        if host.name in self._hosts:
+            raise Error(f"host {host.name!r} already exists", kind=ErrorKind.ALREADY_EXISTS)
+        host.attach(self)
+        self._hosts[host.name] = host
+        return host
+
+    def host(self, name: str) -> Host:
+        h = self._hosts.get(name)
+        if h is None:
+            raise Error(
+                f"host {name!r} not found; declare a process.host entry with that ID "
+                f"(known hosts: {', '.join(sorted(self._hosts))})",
+                kind=ErrorKind.NOT_FOUND,
+                retryable=False,
+            )
+        return h
+
+    @property
+    def hosts(self) -> Mapping[str, Host]:
+        return self._hosts
+
+    def register_process(self, entry_id: str, body: Body) -> None:
+        """Make ``spawn(entry_id, ...)`` start ``body`` (``async def body(ctx, *args)``)."""
+        self._bodies[entry_id] = body
+
+    def process_body(self, entry_id: str) -> Body:
+        body = self._bodies.get(entry_id)
+        if body is None:
+            raise Error(
+                f"process entry {entry_id!r} not found; check the entry ID and that its "
+                "YAML entry (process.py / process.lua) was loaded",
+                kind=ErrorKind.NOT_FOUND,
+                retryable=False,
+            )
+        return body
+
+    def register(self, name: str, pid: Pid) -> None:
+        if pid not in self._procs and not self._foreign_alive(pid):
+            raise self._not_found(pid)
+        self.names.register(name, pid)
+
+    def lookup(self, name: str) -> Pid:
+        pid = self.names.lookup(name)
+        if pid is None:
+            raise ProcessNotFound(f"no process is registered under the name {name!r}")
+        return pid
+
+    def unregister(self, name: str) -> bool:
+        return self.names.unregister(name)
+
+    # ==================================================================================
+    # Spawning
+    # ==================================================================================
+
+    def spawn(
+        self,
+        target: Target,
+        *args: Any,
+        host: str | None = None,
+        name: str | None = None,
+        messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Pid:
+        """Start ``target`` (an async callable or a registered entry ID) from outside any
+        process. See :meth:`Context.spawn` for the parameters."""
+        return self._spawn(
+            target, args, host=host, name=name, messages=messages, context=context,
+            options=options,
+        )
+
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
+        """Spawn ``target`` and return its result; raise :class:`ProcessExit` on error."""
+        return await self._exec(target, args, **kw)
+
+    def _spawn(
+        self,
+        target: Target,
+        args: tuple[Any, ...],
+        *,
+        host: str | None = None,
+        name: str | None = None,
+        messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
+        context: Mapping[str, Any] | None = None,
+        parent: Pid | None = None,
+        monitor: bool = False,
+        link: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> Pid:
+        if self._nursery is None or self._closing:
+            raise Error(
+                "the node is not running (not opened yet, or shutting down); "
+                "spawn inside 'async with Node()'",
+                kind=ErrorKind.UNAVAILABLE,
+            )
+        h = self._hosts.get(host or DEFAULT_HOST) or self.host(host or DEFAULT_HOST)
+        req = SpawnRequest(
+            target, args, h.name, name, messages, context, parent, monitor, link,
+            dict(options) if options else {},
+        )
+        return h.spawn(req)
+
+    def _spawn_local(self, host: LocalHost, req: SpawnRequest) -> Pid:
+        target = req.target
+        if isinstance(target, str):
+            entry_id: str | None = target
+            body = self.process_body(target)
+        elif callable(target):
+            entry_id, body = None, target
+        else:
+            raise Error(
+                f"cannot spawn {target!r}: pass an async callable or a process entry ID",
+                kind=ErrorKind.INVALID,
+            )
+        if req.name is not None:
+            existing = self.names.lookup(req.name)
+            if existing is not None:
+                if existing.host != host.name:
+                    raise Error(
+                        f"name {req.name!r} is taken by {existing} on another host",
+                        kind=ErrorKind.ALREADY_EXISTS,
+                        retryable=False,
+                        details={"pid": str(existing)},
+                    )
+                for topic, payload in req.messages:
+                    self._send(existing, topic, payload, None)
+                return existing
+        args = isolate_args(req.args)
+        values = dict(req.context) if req.context else None
+        pid = host.next_pid()
+        proc = Process(self, pid, body, args, entry_id=entry_id, values=values, parent=req.parent)
+        self._procs[pid] = proc
+        host.spawned += 1
+        host.live += 1
+        if req.name is not None:
+            self.names.register(req.name, pid)
+        parent = req.parent
+        if parent is not None:
+            if req.monitor:
+                proc._monitors = {parent}
+            if req.link:
+                proc._links = {parent}
+                self._add_link_side(parent, pid)
+        for topic, payload in req.messages:
+            _check_topic(topic)
+            proc._deliver(Message(topic, None, isolate_args(tuple(payload))))
+        assert self._nursery is not None
+        self._nursery.start_soon(proc._run)
+        return pid
+
+    async def _exec(
+        self, target: Target, args: tuple[Any, ...], *, parent: Pid | None = None,
+        timeout: float | None = None, **kw: Any,
+    ) -> Any:
+        pid = self._spawn(target, args, parent=parent, **kw)
+        value, error = await self.wait(pid, timeout=timeout)
+        if error is not None:
+            raise ProcessExit(pid, error)
+        return value
+
+    async def wait(self, pid: Pid | str, *, timeout: float | None = None) -> tuple[Any, Error | None]:
+        """Wait for ``pid`` to exit and return its ``(value, error)``.
+
+        Raises :class:`ProcessNotFound` if it is not alive now, :class:`Timeout` after
+        ``timeout`` seconds (the process keeps running).
+        """
+        pid = self._resolve(pid)
+        done = trio.Event()
+        box: list[tuple[Any, Error | None]] = []
+
+        def on_exit(value: Any, error: Error | None) -> None:
+            box.append((value, error))
+            done.set()
+
+        proc = self._procs.get(pid)
+        if proc is not None:
+            if proc._exit_callbacks is None:
+                proc._exit_callbacks = []
+            proc._exit_callbacks.append(on_exit)
+        else:
+            self._foreign(pid).on_exit(pid, on_exit)
+        if timeout is None:
+            await done.wait()
+        else:
+            with trio.move_on_after(timeout):
+                await done.wait()
+            if not box:
+                raise Timeout(f"process {pid} did not exit within {timeout:g}s")
+        return box[0]
+
+    # ==================================================================================
+    # Messaging and control (sender None = from outside any process)
+    # ==================================================================================
+
+    def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
+        """Send from outside any process (the message has no sender)."""
+        self._send(dest, topic, payload, None)
+
+    def _send(self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None) -> None:
+        if not topic or topic[0] == "@" or type(topic) is not str:
+            _check_topic(topic)
+        pid = dest if type(dest) is Pid else self._resolve(dest)
+        proc = self._procs.get(pid)
+        msg = Message(topic, sender, isolate_args(payload))
+        if proc is not None:
+            proc._deliver(msg)
+        else:
+            self._foreign(pid).deliver(pid, msg)
+
+    def cancel(self, dest: Pid | str, reason: str = "") -> None:
+        self._cancel(dest, reason, None)
+
+    def _cancel(self, dest: Pid | str, reason: str, sender: Pid | None) -> None:
+        pid = self._resolve(dest)
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc._deliver_event(Event(EventKind.CANCEL, sender or SYSTEM_PID, reason=str(reason)))
+        else:
+            self._foreign(pid).cancel(pid, str(reason), sender)
+
+    def terminate(self, dest: Pid | str) -> None:
+        self._terminate(dest)
+
+    def _terminate(self, dest: Pid | str) -> None:
+        pid = self._resolve(dest)
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc._kill(terminated_error())
+        else:
+            self._foreign(pid).terminate(pid)
+
+    def _monitor(self, watcher: Pid, target: Pid | str) -> None:
+        pid = self._resolve(target)
+        proc = self._procs.get(pid)
+        if proc is not None:
+            if proc._monitors is None:
+                proc._monitors = set()
+            proc._monitors.add(watcher)
+        else:
+            self._foreign(pid).add_monitor(pid, watcher)
+
+    def _unmonitor(self, watcher: Pid, target: Pid | str) -> None:
+        pid = self._resolve(target)
+        proc = self._procs.get(pid)
+        if proc is not None:
+            if proc._monitors:
+                proc._monitors.discard(watcher)
+        else:
+            host = self._hosts.get(pid.host)
+            if host is not None and not isinstance(host, LocalHost):
+                host.remove_monitor(pid, watcher)
+
+    def _link(self, a: Pid, target: Pid | str) -> None:
+        b = self._resolve(target)
+        if b == a:
+            raise Error("a process cannot link to itself", kind=ErrorKind.INVALID)
+        proc = self._procs.get(b)
+        if proc is not None:
+            if proc._links is None:
+                proc._links = set()
+            proc._links.add(a)
+        else:
+            self._foreign(b).add_link(b, a)
+        self._add_link_side(a, b)
+
+    def _add_link_side(self, pid: Pid, peer: Pid) -> None:
+        proc = self._procs.get(pid)
+        if proc is not None:
+            if proc._links is None:
+                proc._links = set()
+            proc._links.add(peer)
+        else:
+            host = self._hosts.get(pid.host)
+            if host is not None and not isinstance(host, LocalHost):
+                host.add_link(pid, peer)
+
+    def _unlink(self, a: Pid, target: Pid | str) -> None:
+        b = self._resolve(target)
+        for pid, peer in ((a, b), (b, a)):
+            proc = self._procs.get(pid)
+            if proc is not None:
+                if proc._links:
+                    proc._links.discard(peer)
+            else:
+                host = self._hosts.get(pid.host)
+                if host is not None and not isinstance(host, LocalHost):
+                    host.remove_link(pid, peer)
+
+    # -- called by processes as they exit, and by foreign hosts ---------------------------
+
+    def _deliver_event(self, pid: Pid, event: Event) -> None:
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc._deliver_event(event)
+        else:
+            host = self._hosts.get(pid.host)
+            if host is not None and not isinstance(host, LocalHost):
+                host.deliver_event(pid, event)
+
+    def _link_exit(self, pid: Pid, peer: Pid, error: Error | None) -> None:
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc._link_down(peer, error)
+        else:
+            host = self._hosts.get(pid.host)
+            if host is not None and not isinstance(host, LocalHost):
+                host.link_exit(pid, peer, error)
+
+    def notify_exit(
+        self,
+        pid: Pid,
+        value: Any,
+        error: Error | None,
+        *,
+        monitors: Sequence[Pid] = (),
+        links: Sequence[Pid] = (),
+    ) -> None:
+        """For foreign hosts: ``pid`` ended; deliver EXIT to ``monitors`` and the link
+        outcome to ``links``, exactly as for a local process."""
+        value = isolate(value) if error is None else None
+        for watcher in monitors:
+            self._deliver_event(watcher, Event(EventKind.EXIT, pid, value=value, error=error))
+        for peer in links:
+            self._link_exit(peer, pid, error)
+
+    def _forget(self, proc: Process) -> None:
+        del self._procs[proc.pid]
+        self.names.release(proc.pid)
+        host = self._hosts.get(proc.pid.host)
+        if isinstance(host, LocalHost):
+            host.live -= 1
+
+    def _exited(self, proc: Process, error: Error | None) -> None:
+        if self._all_exited is not None and not self._procs:
+            self._all_exited.set()
+
+    def _system_soon(self, fn: Callable[[], Awaitable[None]]) -> None:
+        if self._system is None:
+            raise Error("the node is not running", kind=ErrorKind.UNAVAILABLE)
+        self._system.start_soon(fn)
+
+    def system_nursery(self) -> trio.Nursery:
+        """The nursery for the node's own background tasks (cancelled at shutdown)."""
+        if self._system is None:
+            raise Error("the node is not running", kind=ErrorKind.UNAVAILABLE)
+        return self._system
+
+    # ==================================================================================
+    # Functions called from outside any process
+    # ==================================================================================
+
+    async def call(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Call ``func_id``. Inside a process this runs in that process's context;
+        outside, in a short-lived function frame with its own PID (so the function can
+        receive replies and use timers)."""
+        cur = _current.get()
+        if cur is not None:
+            caller, values = cur
+            if context:
+                values = {**values, **context}
+            return await self.functions.invoke(caller, values, func_id, args, timeout)
+        host = self._hosts[FUNCTION_HOST]
+        assert isinstance(host, LocalHost)
+        frame = Process(
+            self, host.next_pid(), None, (), entry_id=func_id,
+            values=dict(context) if context else None, kind="function",
+        )
+        self._procs[frame.pid] = frame
+        host.live += 1
+        try:
+            return await self.functions.invoke(frame, frame.values, func_id, args, timeout)
+        finally:
+            frame._finish(None, None)
+
+    # ==================================================================================
+    # Lookups
+    # ==================================================================================
+
+    def _resolve(self, dest: Pid | str) -> Pid:
+        if type(dest) is Pid:
+            return dest
+        if isinstance(dest, str):
+            if Pid.looks_like(dest):
+                return Pid.parse(dest)
+            pid = self.names.lookup(dest)
+            if pid is None:
+                raise ProcessNotFound(
+                    f"no process is registered under the name {dest!r}; "
+                    "register it first or send to a PID"
+                )
+            return pid
+        raise Error(
+            f"destination must be a PID or a registered name, got {type(dest).__name__}",
+            kind=ErrorKind.INVALID,
+        )
+
+    def resolve(self, dest: Pid | str) -> Pid:
+        """The PID ``dest`` names (a PID, a PID string or a registered name)."""
+        return self._resolve(dest)
+
+    def _foreign(self, pid: Pid) -> Host:
+        host = self._hosts.get(pid.host)
+        if host is None or isinstance(host, LocalHost):
+            raise self._not_found(pid)
+        return host
+
+    def _foreign_alive(self, pid: Pid) -> bool:
+        host = self._hosts.get(pid.host)
+        return host is not None and not isinstance(host, LocalHost) and host.is_alive(pid)
+
+    def _not_found(self, pid: Pid) -> ProcessNotFound:
+        if pid.host not in self._hosts:
+            return ProcessNotFound(
+                f"process {pid} not found: host {pid.host!r} does not exist on this node"
+            )
+        return ProcessNotFound(
+            f"process {pid} is not alive (it exited or never existed); "
+            "monitor a process to learn when it exits"
+        )
+
+    def is_alive(self, pid: Pid | str) -> bool:
+        try:
+            p = self._resolve(pid)
+        except Error:
+            return False
+        return p in self._procs or self._foreign_alive(p)
+
+    def process(self, pid: Pid | str) -> Process:
+        """The live local :class:`Process` for ``pid`` (for tests and tooling)."""
+        p = self._resolve(pid)
+        proc = self._procs.get(p)
+        if proc is None:
+            raise self._not_found(p)
+        return proc
+
+    def processes(self) -> list[Pid]:
+        return list(self._procs)
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "processes": len(self._procs),
+            "names": len(self.names),
+            "functions": len(self.functions.ids()),
+            "hosts": {n: h.statistics() for n, h in self._hosts.items()},
+            "closing": self._closing,
+        }
+
+    def __repr__(self) -> str:
+        state = "closing" if self._closing else ("running" if self._nursery else "new")
+        return f"<Node {self.node_name or 'local'} {state} processes={len(self._procs)}>"
+

@@ -1,0 +1,507 @@
+"""A kernel process: one trio task, its mailbox, its links and monitors.
+
+:class:`Process` is both the process's record in the node's table and the kernel
+backend of :class:`Context` handed to the body. Keeping both in one object saves an
+allocation and an indirection on every ``send``/``receive``; the record part is
+private (``_`` fields) and the context part is the public API.
+
+Lifecycle (:class:`ProcessState`)::
+
+    RUNNING ──body returns──────────────▶ EXITED (value)
+       │    ──body raises───────────────▶ EXITED (error)
+       └────terminate / untrapped LINK_DOWN / node shutdown ─▶ EXITED (kill error)
+
+Mailbox routing (Wippy's rules, ``wippy-internals.md`` §1.6): a message goes to the
+channel listening on its topic, else to the inbox if the process has asked for it,
+else it waits in ``_backlog`` in arrival order until something subscribes. Events
+(EXIT, LINK_DOWN, CANCEL) go to the events channel, which exists from the first event.
+
+Memory: every collection a process may need (topics, backlog, events, links, monitors,
+futures, timers) is created on first use, so an idle process is a task, a cancel scope,
+this object and an inbox deque — within the ≤ 4 KB per idle process target.
+
+Invariants:
+  * ``_state is EXITED`` iff the PID is absent from the node's process table.
+  * ``_kill_error`` is set at most once, and only while RUNNING.
+  * every channel in ``_topics`` is open; ``unlisten`` closes and removes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._channel import Channel, select
+from ._context import Context, Target, _current
+from ._errors import Error, ErrorKind, as_error
+from ._functions import Future
+from ._isolate import isolate
+from ._message import Event, EventKind, Message
+from ._pid import Pid
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+__all__ = [
+    "LINK_FAILED",
+    "SYSTEM_PID",
+    "TERMINATED",
+    "Process",
+    "ProcessState",
+    "link_failed_error",
+    "terminated_error",
+    "uuid7",
+]
+
+#: Sender of kernel-made CANCEL and LINK_DOWN events (Wippy's ``{|topology}``).
+SYSTEM_PID = Pid("", "topology")
+#: Exit message of a terminated process.
+TERMINATED = "process terminated"
+#: Exit message of a process killed by an untrapped LINK_DOWN.
+LINK_FAILED = "linked process failed"
+
+
+def terminated_error() -> Error:
+    return Error(
+        TERMINATED, kind=ErrorKind.INTERNAL, retryable=False, details={"reason": "terminated"}
+    )
+
+
+def link_failed_error(peer: Pid, error: Error) -> Error:
+    return Error(
+        LINK_FAILED,
+        kind=ErrorKind.INTERNAL,
+        details={"reason": "link_failed", "from": str(peer), "error": error.to_dict()},
+    )
+
+
+class ProcessState(enum.Enum):
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+def uuid7() -> str:
+    """An RFC 9562 version-7 UUID: 48-bit Unix milliseconds, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(uuid.uuid4().bytes[6:], "big") & ((1 << 80) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant
+    return str(uuid.UUID(int=value))
+
+
+class Process(Context):
+    """A process's record and its kernel :class:`Context`.
+
+    Bodies receive this object: ``async def body(proc, *args)``. All public methods are
+    the context operations documented on :class:`Context`; in the kernel they are live
+    (nothing is recorded) and cancellable (terminate cancels whatever the body awaits).
+    """
+
+    __slots__ = (
+        "_args",
+        "_backlog",
+        "_body",
+        "_events",
+        "_exit_callbacks",
+        "_futures",
+        "_inbox",
+        "_kill_error",
+        "_links",
+        "_monitors",
+        "_node",
+        "_scope",
+        "_state",
+        "_timers",
+        "_topics",
+        "entry_id",
+        "kind",
+        "parent",
+        "pid",
+        "trap_links",
+        "values",
+    )
+
+    def __init__(
+        self,
+        node: Node,
+        pid: Pid,
+        body: Callable[..., Any] | None,
+        args: tuple[Any, ...],
+        *,
+        entry_id: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        parent: Pid | None = None,
+        kind: str = "process",
+    ) -> None:
+        self._node = node
+        self.pid = pid
+        self._body = body
+        self._args = args
+        self.entry_id = entry_id
+        self.values: Mapping[str, Any] = values if values is not None else _EMPTY
+        self.parent = parent
+        self.kind = kind
+        self.trap_links = False
+        self._state = ProcessState.RUNNING
+        self._scope = trio.CancelScope()
+        self._kill_error: Error | None = None
+        self._inbox: Channel | None = None
+        self._events: Channel | None = None
+        self._topics: dict[str, Channel] | None = None
+        self._backlog: deque[Message] | None = None
+        self._monitors: set[Pid] | None = None
+        self._links: set[Pid] | None = None
+        self._futures: set[Future] | None = None
+        self._timers: set[trio.CancelScope] | None = None
+        self._exit_callbacks: list[Callable[[Any, Error | None], None]] | None = None
+
+    # ==================================================================================
+    # Running and exiting
+    # ==================================================================================
+
+    async def _run(self) -> None:
+        _current.set((self, self.values))
+        value: Any = None
+        error: Error | None = None
+        try:
+            with self._scope:
+                value = await self._body(self, *self._args)  # type: ignore[misc]
+        except Exception as exc:
+            error = as_error(exc)
+        except BaseException:
+            self._finish(None, self._kill_error or terminated_error())
+            raise
+        if self._kill_error is not None:
+            value, error = None, self._kill_error
+        self._finish(value, error)
+
+    def _kill(self, error: Error) -> None:
+        """Stop this process now with ``error`` (terminate, link failure, shutdown)."""
+        if self._state is ProcessState.RUNNING and self._kill_error is None:
+            self._kill_error = error
+            self._scope.cancel()
+
+    def _finish(self, value: Any, error: Error | None) -> None:
+        if self._state is ProcessState.EXITED:
+            return
+        self._state = ProcessState.EXITED
+        node = self._node
+        node._forget(self)
+        if self._futures:
+            for fut in list(self._futures):
+                fut.cancel()
+        if self._timers:
+            for scope in self._timers:
+                scope.cancel()
+        if error is None:
+            try:
+                value = isolate(value)
+            except Error as exc:
+                value, error = None, exc
+        pid = self.pid
+        if self._monitors:
+            for watcher in self._monitors:
+                node._deliver_event(watcher, Event(EventKind.EXIT, pid, value=value, error=error))
+        if self._links:
+            for peer in self._links:
+                node._link_exit(peer, pid, error)
+        if self._exit_callbacks:
+            for cb in self._exit_callbacks:
+                cb(value, error)
+        node._exited(self, error)
+
+    @property
+    def state(self) -> ProcessState:
+        return self._state
+
+    def is_alive(self) -> bool:
+        return self._state is ProcessState.RUNNING
+
+    # ==================================================================================
+    # Mailbox: delivery (called by the node) and subscription (called by the body)
+    # ==================================================================================
+
+    def _deliver(self, msg: Message) -> None:
+        topics = self._topics
+        if topics is not None:
+            ch = topics.get(msg.topic)
+            if ch is not None:
+                ch.put_nowait(msg)
+                return
+        ch = self._inbox
+        if ch is not None:
+            ch.put_nowait(msg)
+            return
+        if self._backlog is None:
+            self._backlog = deque()
+        self._backlog.append(msg)
+
+    def _deliver_event(self, event: Event) -> None:
+        if self._events is None:
+            self._events = Channel("events")
+        self._events.put_nowait(event)
+
+    def _link_down(self, peer: Pid, error: Error | None) -> None:
+        if self._links is not None:
+            self._links.discard(peer)
+        if error is None:
+            return
+        if self.trap_links:
+            self._deliver_event(Event(EventKind.LINK_DOWN, peer, error=error))
+        else:
+            self._kill(link_failed_error(peer, error))
+
+    def _take_backlog(self, topic: str | None) -> list[Message]:
+        """Remove and return queued messages for ``topic`` (all, when None), in order."""
+        backlog = self._backlog
+        if not backlog:
+            return []
+        if topic is None:
+            taken = list(backlog)
+            backlog.clear()
+            return taken
+        taken = [m for m in backlog if m.topic == topic]
+        if taken:
+            self._backlog = deque(m for m in backlog if m.topic != topic)
+        return taken
+
+    def inbox(self) -> Channel:
+        """The inbox (created on first call): every message whose topic nobody listens to.
+
+        Messages that arrived before the first call were kept in order and are moved
+        into the inbox now.
+        """
+        ch = self._inbox
+        if ch is None:
+            ch = self._inbox = Channel("inbox")
+            for msg in self._take_backlog(None):
+                ch.put_nowait(msg)
+        return ch
+
+    def events(self) -> Channel:
+        if self._events is None:
+            self._events = Channel("events")
+        return self._events
+
+    def listen(self, topic: str) -> Channel:
+        """A channel of :class:`Message` on ``topic``. Same channel for the same topic."""
+        _check_topic(topic)
+        if self._topics is None:
+            self._topics = {}
+        ch = self._topics.get(topic)
+        if ch is None:
+            ch = self._topics[topic] = Channel(topic)
+            for msg in self._take_backlog(topic):
+                ch.put_nowait(msg)
+        return ch
+
+    def unlisten(self, topic_or_channel: str | Any) -> None:
+        if not self._topics:
+            return
+        if isinstance(topic_or_channel, str):
+            ch = self._topics.pop(topic_or_channel, None)
+        else:
+            ch = None
+            for topic, c in self._topics.items():
+                if c is topic_or_channel:
+                    ch = self._topics.pop(topic)
+                    break
+        if ch is not None:
+            ch.close()
+
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next inbox message. Raises :class:`Timeout` after ``timeout`` seconds."""
+        ch = self._inbox if self._inbox is not None else self.inbox()
+        return await ch.receive(timeout)
+
+    async def select(
+        self, channels: Sequence[Any], timeout: float | None = None
+    ) -> tuple[Any, Any] | None:
+        return await select(channels, timeout)
+
+    # ==================================================================================
+    # Messaging, processes, links
+    # ==================================================================================
+
+    def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
+        self._node._send(dest, topic, payload, self.pid)
+
+    def spawn(
+        self,
+        target: Target,
+        *args: Any,
+        host: str | None = None,
+        name: str | None = None,
+        messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
+        context: Mapping[str, Any] | None = None,
+        monitor: bool = False,
+        link: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> Pid:
+        return self._node._spawn(
+            target,
+            args,
+            host=host,
+            name=name,
+            messages=messages,
+            context=context,
+            parent=self.pid,
+            monitor=monitor,
+            link=link,
+            options=options,
+        )
+
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
+        return await self._node._exec(target, args, parent=self.pid, **kw)
+
+    def monitor(self, pid: Pid | str) -> None:
+        self._node._monitor(self.pid, pid)
+
+    def unmonitor(self, pid: Pid | str) -> None:
+        self._node._unmonitor(self.pid, pid)
+
+    def link(self, pid: Pid | str) -> None:
+        self._node._link(self.pid, pid)
+
+    def unlink(self, pid: Pid | str) -> None:
+        self._node._unlink(self.pid, pid)
+
+    def cancel(self, dest: Pid | str, reason: str = "") -> None:
+        self._node._cancel(dest, reason, self.pid)
+
+    def terminate(self, dest: Pid | str) -> None:
+        self._node._terminate(dest)
+
+    def register(self, name: str, pid: Pid | None = None) -> None:
+        self._node.register(name, pid if pid is not None else self.pid)
+
+    def lookup(self, name: str) -> Pid:
+        return self._node.lookup(name)
+
+    def unregister(self, name: str) -> bool:
+        return self._node.unregister(name)
+
+    # ==================================================================================
+    # Functions
+    # ==================================================================================
+
+    async def call(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run function ``func_id`` in this task: terminating this process cancels it."""
+        values = self.values if not context else {**self.values, **context}
+        return await self._node.functions.invoke(self, values, func_id, args, timeout)
+
+    def call_async(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Future:
+        """Start ``func_id`` in the background; it is cancelled when this process exits."""
+        self._node.functions.get(func_id)  # fail fast on unknown IDs
+        fut = Future(func_id)
+        values = self.values if not context else {**self.values, **context}
+        if self._futures is None:
+            self._futures = set()
+        self._futures.add(fut)
+        invoke = self._node.functions.invoke
+
+        async def run() -> None:
+            with fut._scope:
+                try:
+                    value = await invoke(self, values, func_id, args, timeout)
+                except Error as exc:
+                    fut._set(None, exc)
+                else:
+                    fut._set(value, None)
+            if self._futures is not None:
+                self._futures.discard(fut)
+
+        self._node._system_soon(run)
+        return fut
+
+    # ==================================================================================
+    # Time and ids (live in the kernel)
+    # ==================================================================================
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(max(0.0, seconds))
+
+    def after(self, seconds: float) -> Channel:
+        ch = Channel("after")
+        scope = trio.CancelScope()
+        if self._timers is None:
+            self._timers = set()
+        self._timers.add(scope)
+        timers = self._timers
+
+        async def fire() -> None:
+            with scope:
+                await trio.sleep(max(0.0, seconds))
+                if not ch.closed:
+                    ch.put_nowait(self.now())
+            timers.discard(scope)
+
+        self._node._system_soon(fire)
+        return ch
+
+    def now(self) -> datetime.datetime:
+        return datetime.datetime.now(datetime.UTC)
+
+    def monotonic(self) -> float:
+        return trio.current_time()
+
+    def uuid4(self) -> str:
+        return str(uuid.uuid4())
+
+    def uuid7(self) -> str:
+        return uuid7()
+
+    # ==================================================================================
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "pid": str(self.pid),
+            "state": self._state.value,
+            "inbox": len(self._inbox) if self._inbox is not None else 0,
+            "backlog": len(self._backlog or ()),
+            "events": len(self._events) if self._events is not None else 0,
+            "topics": sorted(self._topics or ()),
+            "links": len(self._links or ()),
+            "monitors": len(self._monitors or ()),
+            "trap_links": self.trap_links,
+        }
+
+    def __repr__(self) -> str:
+        entry = f" {self.entry_id}" if self.entry_id else ""
+        return f"<Process {self.pid}{entry} {self._state.value}>"
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _check_topic(topic: object) -> None:
+    if not isinstance(topic, str) or not topic:
+        raise Error("topic must be a non-empty string", kind=ErrorKind.INVALID, retryable=False)
+    if topic[0] == "@":
+        raise Error(
+            f"topic {topic!r} is reserved: topics starting with '@' belong to the runtime",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
