@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-class ErrorKind(str, enum.Enum):
+class ErrorKind(enum.StrEnum):
     """Wippy's error kinds. The value is the CamelCase string seen on the wire."""
 
     UNKNOWN = "Unknown"

@@ -24,7 +24,7 @@ from typing import Any
 
 import trio
 
-from ._channel import CLOSED, Channel
+from ._channel import Channel
 from ._context import Context, _current
 from ._errors import Error, ErrorKind, Timeout, as_error
 from ._isolate import isolate, isolate_args
@@ -71,7 +71,9 @@ class FunctionRegistry:
     ) -> None:
         check_function_id(func_id)
         if not callable(fn):
-            raise Error(f"function {func_id!r} must be callable, got {fn!r}", kind=ErrorKind.INVALID)
+            raise Error(
+                f"function {func_id!r} must be callable, got {fn!r}", kind=ErrorKind.INVALID
+            )
         self._funcs[func_id] = Function(func_id, fn, meta or {})
 
     def unregister(self, func_id: str) -> bool:
@@ -127,6 +129,8 @@ class FunctionRegistry:
 def _sync(f: Function, args: tuple[Any, ...]) -> Any:
     result = f.fn(*args)
     if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
         raise Error(
             f"function {f.id} returned an awaitable from a sync call; declare it 'async def'",
             kind=ErrorKind.INVALID,
@@ -180,10 +184,8 @@ class Future:
         return self._value, self._error
 
     async def result(self) -> Any:
-        if not self._done:
-            item = await self.channel.receive()
-            if item is CLOSED:  # pragma: no cover - _set always puts before closing
-                raise Error("future closed without a result", kind=ErrorKind.INTERNAL)
+        while not self._done:  # wait without consuming: the channel stays readable
+            await self.channel._park_receive()
         if self._error is not None:
             raise self._error
         return self._value

@@ -76,8 +76,10 @@ def _copy(value: Any, depth: int) -> Any:
     if t is set:
         return {_copy(v, d) for v in value}
     if t is frozenset:
-        return value if all(type(v) in _IMMUTABLE for v in value) else frozenset(
-            _copy(v, d) for v in value
+        return (
+            value
+            if all(type(v) in _IMMUTABLE for v in value)
+            else frozenset(_copy(v, d) for v in value)
         )
     if t is bytearray:
         return bytearray(value)

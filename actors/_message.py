@@ -45,7 +45,7 @@ class Message:
         return f"Message(topic={self.topic!r}, sender={self.sender}, payload={self.payload!r})"
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     """Lifecycle event kinds; the values are Wippy's ``process.event.*`` strings."""
 
     EXIT = "pid.exit"

@@ -110,7 +110,10 @@ class Node:
             for host in list(self._hosts.values()):
                 with trio.CancelScope(shield=True):
                     await host.aclose()
-            return await self._nursery_cm.__aexit__(exc_type, exc, tb)
+            # Process tasks never raise (their errors are exit results), so the nursery
+            # ends clean and the block's own exception, if any, propagates unwrapped.
+            await self._nursery_cm.__aexit__(None, None, None)
+        return None
 
     async def _shutdown(self) -> None:
         self._closing = True
@@ -213,7 +216,12 @@ class Node:
         """Start ``target`` (an async callable or a registered entry ID) from outside any
         process. See :meth:`Context.spawn` for the parameters."""
         return self._spawn(
-            target, args, host=host, name=name, messages=messages, context=context,
+            target,
+            args,
+            host=host,
+            name=name,
+            messages=messages,
+            context=context,
             options=options,
         )
 
@@ -243,7 +251,15 @@ class Node:
             )
         h = self._hosts.get(host or DEFAULT_HOST) or self.host(host or DEFAULT_HOST)
         req = SpawnRequest(
-            target, args, h.name, name, messages, context, parent, monitor, link,
+            target,
+            args,
+            h.name,
+            name,
+            messages,
+            context,
+            parent,
+            monitor,
+            link,
             dict(options) if options else {},
         )
         return h.spawn(req)
@@ -297,8 +313,13 @@ class Node:
         return pid
 
     async def _exec(
-        self, target: Target, args: tuple[Any, ...], *, parent: Pid | None = None,
-        timeout: float | None = None, **kw: Any,
+        self,
+        target: Target,
+        args: tuple[Any, ...],
+        *,
+        parent: Pid | None = None,
+        timeout: float | None = None,
+        **kw: Any,
     ) -> Any:
         pid = self._spawn(target, args, parent=parent, **kw)
         value, error = await self.wait(pid, timeout=timeout)
@@ -306,7 +327,9 @@ class Node:
             raise ProcessExit(pid, error)
         return value
 
-    async def wait(self, pid: Pid | str, *, timeout: float | None = None) -> tuple[Any, Error | None]:
+    async def wait(
+        self, pid: Pid | str, *, timeout: float | None = None
+    ) -> tuple[Any, Error | None]:
         """Wait for ``pid`` to exit and return its ``(value, error)``.
 
         Raises :class:`ProcessNotFound` if it is not alive now, :class:`Timeout` after
@@ -344,7 +367,9 @@ class Node:
         """Send from outside any process (the message has no sender)."""
         self._send(dest, topic, payload, None)
 
-    def _send(self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None) -> None:
+    def _send(
+        self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None
+    ) -> None:
         if not topic or topic[0] == "@" or type(topic) is not str:
             _check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
@@ -516,8 +541,13 @@ class Node:
         host = self._hosts[FUNCTION_HOST]
         assert isinstance(host, LocalHost)
         frame = Process(
-            self, host.next_pid(), None, (), entry_id=func_id,
-            values=dict(context) if context else None, kind="function",
+            self,
+            host.next_pid(),
+            None,
+            (),
+            entry_id=func_id,
+            values=dict(context) if context else None,
+            kind="function",
         )
         self._procs[frame.pid] = frame
         host.live += 1
@@ -602,4 +632,3 @@ class Node:
     def __repr__(self) -> str:
         state = "closing" if self._closing else ("running" if self._nursery else "new")
         return f"<Node {self.node_name or 'local'} {state} processes={len(self._procs)}>"
-

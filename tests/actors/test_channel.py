@@ -1,7 +1,6 @@
 import pytest
 import trio
 import trio.testing
-
 from beamish.actors import CLOSED, Channel, Error, Timeout, WouldBlock, select
 
 

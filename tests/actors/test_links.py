@@ -3,7 +3,6 @@
 import pytest
 import trio
 import trio.testing
-
 from beamish.actors import (
     LINK_FAILED,
     SYSTEM_PID,
@@ -178,6 +177,7 @@ async def test_cancel_is_a_cooperative_event_and_the_process_exits_normally():
 
 async def test_cancel_from_outside_comes_from_the_system_pid():
     async with Node() as node:
+
         async def body(proc):
             ev = await proc.events().receive()
             return ev.sender, ev.reason
@@ -192,7 +192,7 @@ async def test_terminate_forces_exit_with_process_terminated():
     async with Node() as node:
         pid = node.spawn(waits_forever)
         node.terminate(pid)
-        value, error = await node.wait(pid)
+        _, error = await node.wait(pid)
     assert error.message == TERMINATED and error.kind is ErrorKind.INTERNAL
 
 
@@ -251,6 +251,7 @@ async def test_terminating_a_caller_cancels_its_async_calls():
 
 async def test_exec_from_a_cancelled_caller_leaves_the_child_running():
     async with Node() as node:
+
         async def caller(proc):
             await proc.exec(waits_forever, name="child")
 

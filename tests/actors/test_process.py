@@ -1,9 +1,6 @@
 """Processes: spawn, exec, messages, topics, retention, context values."""
 
 import pytest
-import trio
-import trio.testing
-
 from beamish.actors import (
     Error,
     ErrorKind,
