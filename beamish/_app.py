@@ -1,0 +1,164 @@
+"""An app: a loaded, validated registry and — while open — a node running it.
+
+Lifecycle (:class:`AppState`)::
+
+    LOADED ──__aenter__──▶ RUNNING ──__aexit__──▶ STOPPED
+
+``App(dir)`` loads and validates every entry (nothing starts). Opening it starts a
+:class:`Node`, installs entries in kind order (hosts, functions, processes, services),
+then runs the start hooks layers registered (``on_start``: e.g. the supervision layer
+starts ``auto_start`` services in dependency order). Closing runs the stop hooks in
+reverse, then shuts the node down (CANCEL, bounded wait, terminate).
+
+``clean`` tells afterwards whether shutdown was clean: every stop hook succeeded and no
+process had to be terminated.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from beamish.actors import DEFAULT_HOST, Error, ErrorKind, LoadError, Node
+
+from ._kinds import KindHandler, default_handlers
+from ._loader import load_directory
+from ._registry import Entry, Registry
+
+__all__ = ["App", "AppState"]
+
+log = logging.getLogger("beamish")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class AppState(enum.Enum):
+    LOADED = "loaded"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class App:
+    """A beamish app loaded from ``directory``. Use ``async with App(dir) as app``.
+
+    Parameters:
+        directory: the app folder (YAML entries + code).
+        shutdown_timeout: seconds processes get after the shutdown CANCEL.
+        handlers: kind handlers (default: every installed layer's).
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        shutdown_timeout: float = 10.0,
+        handlers: dict[str, KindHandler] | None = None,
+    ) -> None:
+        self.directory = Path(directory).resolve()
+        self.registry: Registry = load_directory(self.directory)
+        self.handlers = handlers if handlers is not None else default_handlers()
+        self.shutdown_timeout = shutdown_timeout
+        self.state = AppState.LOADED
+        self.clean = True
+        self._node: Node | None = None
+        self._start_hooks: list[Hook] = []
+        self._stop_hooks: list[Hook] = []
+        self.validate()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def handler(self, entry: Entry) -> KindHandler:
+        h = self.handlers.get(entry.kind)
+        if h is None:
+            raise entry.error(
+                f"unknown kind {entry.kind!r}; known kinds: {', '.join(sorted(self.handlers))}"
+            )
+        return h
+
+    def validate(self) -> None:
+        """Check every entry with its kind handler; raise the first :class:`LoadError`."""
+        for entry in self.registry:
+            self.handler(entry).validate(entry, self.registry)
+
+    @property
+    def state_dir(self) -> Path:
+        """``<app>/.beamish``: where the app keeps local state (e.g. the Temporal db)."""
+        return self.directory / ".beamish"
+
+    # -- running ------------------------------------------------------------------------
+
+    @property
+    def node(self) -> Node:
+        if self._node is None:
+            raise Error("the app is not running: use 'async with App(dir)'", kind=ErrorKind.INVALID)
+        return self._node
+
+    def on_start(self, hook: Hook) -> None:
+        """Run ``hook`` after every entry is installed (in registration order)."""
+        self._start_hooks.append(hook)
+
+    def on_stop(self, hook: Hook) -> None:
+        """Run ``hook`` at shutdown, before the node stops (reverse registration order)."""
+        self._stop_hooks.append(hook)
+
+    async def __aenter__(self) -> App:
+        if self.state is not AppState.LOADED:
+            raise Error(f"app {self.directory} can be started once", kind=ErrorKind.INVALID)
+        self._node = Node(shutdown_timeout=self.shutdown_timeout)
+        await self._node.__aenter__()
+        self.state = AppState.RUNNING
+        try:
+            entries = sorted(self.registry, key=lambda e: (self.handler(e).order, e.id))
+            for entry in entries:
+                await self.handler(entry).install(entry, self)
+            for hook in self._start_hooks:
+                await hook()
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.state is not AppState.RUNNING:
+            return
+        self.state = AppState.STOPPED
+        node = self.node
+        try:
+            for hook in reversed(self._stop_hooks):
+                try:
+                    await hook()
+                except Exception:
+                    self.clean = False
+                    log.exception("stop hook %r failed", hook)
+        finally:
+            await node.__aexit__(exc_type, exc, tb)
+            if node.terminated_at_shutdown:
+                self.clean = False
+
+    def default_host(self) -> str:
+        hosts = sorted(e.id for e in self.registry.find("process.host"))
+        return hosts[0] if hosts else DEFAULT_HOST
+
+    async def run_entry(self, entry_id: str, args: Sequence[Any] = ()) -> Any:
+        """Run one entry: call a function, or exec a process and return its result."""
+        entry = self.registry.get(entry_id)
+        handler = self.handler(entry)
+        run = getattr(handler, "run", None)
+        if run is None:
+            raise LoadError(
+                f"{entry.where} of kind {entry.kind!r} cannot be run directly; "
+                "run a function or process entry"
+            )
+        return await run(entry, self, tuple(args))
+
+    def __repr__(self) -> str:
+        return f"<App {self.directory} {self.state.value} entries={len(self.registry)}>"

@@ -1,0 +1,100 @@
+"""The YAML loader: a directory of definition files → a :class:`Registry`.
+
+Rules (Wippy's, ``lua-api.md`` §2.1):
+
+* every ``*.yaml``/``*.yml`` under the directory is read, recursively (hidden folders
+  and ``.beamish/`` skipped), in sorted order so loading is deterministic;
+* a definition file has ``namespace:`` and ``entries:`` (a list); a file with neither
+  is not a definition file and is ignored; a file with one but not the other is an error;
+* entry fields sit at the root of each entry: ``name``, ``kind``, ``meta``; every other
+  field goes to ``data``;
+* nothing is started here: loading only parses and checks shape. Kind-specific checks
+  run next, in :mod:`beamish._kinds`, before anything starts.
+
+Every error is a :class:`LoadError` naming the file (and line, for YAML syntax errors)
+and the entry, and saying what to fix. Loading is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from beamish.actors import LoadError
+
+from ._registry import Entry, Registry
+
+__all__ = ["load_directory", "load_file"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+
+def load_directory(directory: str | Path) -> Registry:
+    """Load every definition file under ``directory``."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise LoadError(f"app directory not found: {root}; pass a folder with YAML entries")
+    registry = Registry()
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])
+    )
+    for path in files:
+        for entry in load_file(path):
+            registry.add(entry)
+    if not len(registry):
+        raise LoadError(
+            f"no entries found under {root}: add a YAML file with 'namespace:' and 'entries:'"
+        )
+    return registry
+
+
+def load_file(path: Path) -> list[Entry]:
+    """Parse one YAML file; ``[]`` when it is not a definition file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot read: {exc}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise LoadError(f"{where}: malformed YAML: {problem}") from exc
+    if not isinstance(doc, dict) or ("namespace" not in doc and "entries" not in doc):
+        return []
+    ns = doc.get("namespace")
+    if not isinstance(ns, str) or not _NAMESPACE.match(ns):
+        raise LoadError(
+            f"{path}: 'namespace' must be a dotted name like 'app.orders', got {ns!r}"
+        )
+    entries = doc.get("entries")
+    if entries is None and "name" in doc and "kind" in doc:
+        entries = [{k: v for k, v in doc.items() if k not in ("namespace", "version")}]
+    if not isinstance(entries, list):
+        raise LoadError(f"{path}: 'entries' must be a list of entries, got {type(entries).__name__}")
+    return [_entry(path, ns, i, raw) for i, raw in enumerate(entries)]
+
+
+def _entry(path: Path, ns: str, index: int, raw: Any) -> Entry:
+    if not isinstance(raw, dict):
+        raise LoadError(f"{path}: entry #{index + 1} must be a mapping with 'name' and 'kind'")
+    name, kind = raw.get("name"), raw.get("kind")
+    label = f"{path}: entry #{index + 1}" + (f" ({name!r})" if name else "")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise LoadError(f"{label}: 'name' must be a word like 'worker' (no ':'), got {name!r}")
+    if not isinstance(kind, str) or not kind:
+        raise LoadError(f"{label}: missing 'kind' (e.g. process.lua, function.py, process.host)")
+    meta = raw.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise LoadError(f"{label}: 'meta' must be a mapping")
+    data = {k: v for k, v in raw.items() if k not in ("name", "kind", "meta")}
+    return Entry(ns, name, kind, meta, data, path.resolve())
