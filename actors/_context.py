@@ -244,16 +244,18 @@ _current: ContextVar[tuple[Context, Mapping[str, Any]] | None] = ContextVar(
 
 
 def current_context() -> Context:
-    """The context of the process (or function frame) running this code.
+    """The context of the caller, inside a function called through beamish.
 
     Functions run in their caller's context; a Python function body uses this to send,
-    spawn or call further. Raises ``Error(INTERNAL)`` outside any beamish context.
+    spawn or call further. Process bodies already hold their context (their first
+    argument), so the kernel does not pay for a context variable per process; this
+    raises ``Error(INTERNAL)`` outside a function call.
     """
     cur = _current.get()
     if cur is None:
         raise Error(
-            "no beamish context here: call this from a process body or a function "
-            "called through Node.call / Context.call",
+            "no beamish context here: current_context() works inside a function called "
+            "through Node.call / Context.call; a process body uses its ctx argument",
             kind=ErrorKind.INTERNAL,
             retryable=False,
         )

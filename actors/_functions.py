@@ -184,8 +184,8 @@ class Future:
         return self._value, self._error
 
     async def result(self) -> Any:
-        while not self._done:  # wait without consuming: the channel stays readable
-            await self.channel._park_receive()
+        if not self._done:  # wait without consuming: the channel stays readable
+            await self.channel.wait_readable()
         if self._error is not None:
             raise self._error
         return self._value

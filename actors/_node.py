@@ -71,6 +71,8 @@ class Node:
         self._nursery: trio.Nursery | None = None
         self._system: trio.Nursery | None = None
         self._closing = False
+        #: Processes that ignored the shutdown CANCEL and had to be terminated.
+        self.terminated_at_shutdown = 0
         self._all_exited: trio.Event | None = None
         self._trio_token: trio.lowlevel.TrioToken | None = None
         self._nursery_cm: Any = None
@@ -128,6 +130,8 @@ class Node:
     def _terminate_all(self) -> None:
         self._closing = True
         for proc in list(self._procs.values()):
+            if proc._kill_error is None:
+                self.terminated_at_shutdown += 1
             proc._kill(terminated_error())
 
     @property
@@ -529,9 +533,10 @@ class Node:
         timeout: float | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Call ``func_id``. Inside a process this runs in that process's context;
-        outside, in a short-lived function frame with its own PID (so the function can
-        receive replies and use timers)."""
+        """Call ``func_id`` from outside any process, in a short-lived function frame
+        with its own PID (so the function can receive replies and use timers). Nested
+        inside a function call it runs in that call's context. Process bodies call
+        functions with ``ctx.call``."""
         cur = _current.get()
         if cur is not None:
             caller, values = cur

@@ -33,13 +33,13 @@ import enum
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._channel import Channel, select
-from ._context import Context, Target, _current
+from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
 from ._functions import Future
 from ._isolate import isolate
@@ -168,7 +168,6 @@ class Process(Context):
     # ==================================================================================
 
     async def _run(self) -> None:
-        _current.set((self, self.values))
         value: Any = None
         error: Error | None = None
         try:
@@ -317,10 +316,14 @@ class Process(Context):
         if ch is not None:
             ch.close()
 
-    async def receive(self, timeout: float | None = None) -> Message:
-        """The next inbox message. Raises :class:`Timeout` after ``timeout`` seconds."""
+    def receive(self, timeout: float | None = None) -> Awaitable[Message]:  # type: ignore[override]
+        """The next inbox message. Raises :class:`Timeout` after ``timeout`` seconds.
+
+        Returns the inbox's own receive coroutine rather than wrapping it, which saves
+        a coroutine frame per idle process; ``await proc.receive()`` reads the same.
+        """
         ch = self._inbox if self._inbox is not None else self.inbox()
-        return await ch.receive(timeout)
+        return ch.receive(timeout)
 
     async def select(
         self, channels: Sequence[Any], timeout: float | None = None

@@ -73,14 +73,14 @@ def load_file(path: Path) -> list[Entry]:
         return []
     ns = doc.get("namespace")
     if not isinstance(ns, str) or not _NAMESPACE.match(ns):
-        raise LoadError(
-            f"{path}: 'namespace' must be a dotted name like 'app.orders', got {ns!r}"
-        )
+        raise LoadError(f"{path}: 'namespace' must be a dotted name like 'app.orders', got {ns!r}")
     entries = doc.get("entries")
     if entries is None and "name" in doc and "kind" in doc:
         entries = [{k: v for k, v in doc.items() if k not in ("namespace", "version")}]
     if not isinstance(entries, list):
-        raise LoadError(f"{path}: 'entries' must be a list of entries, got {type(entries).__name__}")
+        raise LoadError(
+            f"{path}: 'entries' must be a list of entries, got {type(entries).__name__}"
+        )
     return [_entry(path, ns, i, raw) for i, raw in enumerate(entries)]
 
 

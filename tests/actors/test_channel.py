@@ -1,6 +1,7 @@
 import pytest
 import trio
 import trio.testing
+
 from beamish.actors import CLOSED, Channel, Error, Timeout, WouldBlock, select
 
 

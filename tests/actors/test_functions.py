@@ -2,6 +2,7 @@
 
 import pytest
 import trio
+
 from beamish.actors import (
     Error,
     ErrorKind,

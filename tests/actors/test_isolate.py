@@ -1,7 +1,8 @@
 import pytest
-from beamish.actors import Error, ErrorKind, Pid, isolate
 from hypothesis import given
 from hypothesis import strategies as st
+
+from beamish.actors import Error, ErrorKind, Pid, isolate
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -3,6 +3,7 @@
 import pytest
 import trio
 import trio.testing
+
 from beamish.actors import (
     LINK_FAILED,
     SYSTEM_PID,

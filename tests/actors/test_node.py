@@ -3,6 +3,7 @@
 import pytest
 import trio
 import trio.testing
+
 from beamish.actors import TERMINATED, Error, ErrorKind, EventKind, Node
 
 

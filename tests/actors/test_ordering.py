@@ -1,9 +1,10 @@
 """Property: per-sender FIFO order holds under any interleaving of senders."""
 
 import trio
-from beamish.actors import Node
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from beamish.actors import Node
 
 
 @settings(max_examples=40, deadline=None)

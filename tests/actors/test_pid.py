@@ -1,7 +1,8 @@
 import pytest
-from beamish.actors import Error, ErrorKind, Pid
 from hypothesis import given
 from hypothesis import strategies as st
+
+from beamish.actors import Error, ErrorKind, Pid
 
 part = st.text(st.characters(blacklist_characters="{}|@", blacklist_categories=("Cs",)), min_size=1)
 

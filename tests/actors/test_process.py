@@ -1,6 +1,7 @@
 """Processes: spawn, exec, messages, topics, retention, context values."""
 
 import pytest
+
 from beamish.actors import (
     Error,
     ErrorKind,

@@ -84,7 +84,9 @@ def test_empty_or_missing_directory(tmp_path):
 
 def test_unknown_kind_names_the_entry_and_lists_known_kinds(tmp_path):
     write(tmp_path, "app.yaml", "namespace: a\nentries: [{name: x, kind: process.rust}]\n")
-    with pytest.raises(LoadError, match=r"entry 'a:x' \(.*app\.yaml\): unknown kind 'process\.rust'"):
+    with pytest.raises(
+        LoadError, match=r"entry 'a:x' \(.*app\.yaml\): unknown kind 'process\.rust'"
+    ):
         App(tmp_path)
 
 
@@ -92,7 +94,10 @@ def test_unknown_kind_names_the_entry_and_lists_known_kinds(tmp_path):
     ("entry", "message"),
     [
         ("{name: f, kind: function.py}", "'handler' must be 'package.module:callable'"),
-        ("{name: f, kind: function.py, handler: 'nosuchmod:f'}", "cannot import module 'nosuchmod'"),
+        (
+            "{name: f, kind: function.py, handler: 'nosuchmod:f'}",
+            "cannot import module 'nosuchmod'",
+        ),
         ("{name: f, kind: function.py, handler: 'lcode:missing'}", "has no attribute 'missing'"),
         ("{name: p, kind: process.py, handler: 'lcode:sync_body'}", "must be 'async def body"),
         ("{name: h, kind: process.host, host: 3}", "'host' must be a mapping"),
