@@ -79,9 +79,9 @@ async def _exec(directory: str, entry_id: str, args: Sequence[str]) -> int:
 
 
 async def _serve(directory: str) -> int:
-    app = App(directory)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        app = App(directory)
         async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
@@ -99,14 +99,19 @@ async def _serve(directory: str) -> int:
                         os._exit(130)
 
             nursery.start_soon(watch_signals)
-            async with app:
-                print(
-                    f"beamish: app {app.directory.name} running "
-                    f"({len(app.registry)} entries); Ctrl-C to stop",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                await stop.wait()
+            try:
+                async with app:
+                    print(
+                        f"beamish: app {app.directory.name} running "
+                        f"({len(app.registry)} entries); Ctrl-C to stop",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    await stop.wait()
+            except Error as exc:  # the app failed to start (e.g. a required service)
+                _print_error(exc)
+                nursery.cancel_scope.cancel()
+                return 1
             nursery.cancel_scope.cancel()
     state = "clean" if app.clean else "forced"
     print(f"beamish: stopped ({state})", file=sys.stderr, flush=True)
@@ -130,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if ns.entry:
             return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:])
+        # Signals that arrive once shutdown is over (while the interpreter exits) are
+        # ignored: trio restores this disposition when its signal receiver closes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return trio.run(_serve, ns.directory)
     except LoadError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
