@@ -20,6 +20,7 @@ Messages name the subject (a PID, an entry ID, a file) and say what to do.
 from __future__ import annotations
 
 import enum
+import traceback
 from typing import Any
 
 __all__ = [
@@ -80,7 +81,34 @@ class Error(Exception):
             self.kind = _coerce_kind(kind)
         self.retryable = retryable
         self.details = details
-        self.stack = stack
+        self._stack = stack
+        self._summary: traceback.StackSummary | None = None
+
+    @property
+    def stack(self) -> str | None:
+        """The stack trace where the failure happened (Python or Lua), or None.
+
+        A Python traceback is captured cheaply at exit (file, line, function: no frames
+        kept alive, no source read) and formatted only when someone asks.
+        """
+        if self._stack is None and self._summary is not None:
+            self._stack = "".join(self._summary.format())
+            self._summary = None
+        return self._stack
+
+    @stack.setter
+    def stack(self, value: str | None) -> None:
+        self._stack, self._summary = value, None
+
+    def capture(self, exc: BaseException) -> Error:
+        """Remember where ``exc`` was raised and drop its frames; returns self."""
+        tb = exc.__traceback__
+        if tb is not None and self._stack is None and self._summary is None:
+            self._summary = traceback.StackSummary.extract(
+                traceback.walk_tb(tb), lookup_lines=False
+            )
+        exc.__traceback__ = None
+        return self
 
     @property
     def should_retry(self) -> bool:
@@ -185,15 +213,17 @@ class LoadError(Error):
 
 
 def as_error(exc: BaseException) -> Error:
-    """Turn any exception into an :class:`Error` (kind INTERNAL for foreign ones)."""
-    if isinstance(exc, Error):
-        return exc
-    import traceback
+    """Turn any exception into an :class:`Error` (kind INTERNAL for foreign ones).
 
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return Error(
+    The traceback is kept as a cheap summary (see :attr:`Error.stack`) and the frames
+    are released, so an exit error held by a monitor or supervisor does not keep the
+    dead process's locals alive.
+    """
+    if isinstance(exc, Error):
+        return exc.capture(exc)
+    err = Error(
         f"{type(exc).__name__}: {exc}",
         kind=ErrorKind.INTERNAL,
         details={"type": type(exc).__name__},
-        stack=stack,
     )
+    return err.capture(exc)
