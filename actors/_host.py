@@ -66,25 +66,25 @@ class Host(abc.ABC):
 
     # Operations on a PID of this host that the node does not hold itself.
     def deliver(self, pid: Pid, message: Message) -> None:
-        raise self.node._not_found(pid)
+        raise self.node.not_found(pid)
 
     def deliver_event(self, pid: Pid, event: Event) -> None:
         """Deliver a kernel event to ``pid``; dead targets are ignored."""
 
     def cancel(self, pid: Pid, reason: str, sender: Pid | None) -> None:
-        raise self.node._not_found(pid)
+        raise self.node.not_found(pid)
 
     def terminate(self, pid: Pid) -> None:
-        raise self.node._not_found(pid)
+        raise self.node.not_found(pid)
 
     def add_monitor(self, target: Pid, watcher: Pid) -> None:
-        raise self.node._not_found(target)
+        raise self.node.not_found(target)
 
     def remove_monitor(self, target: Pid, watcher: Pid) -> None:
         """Forget a monitor; never fails."""
 
     def add_link(self, pid: Pid, peer: Pid) -> None:
-        raise self.node._not_found(pid)
+        raise self.node.not_found(pid)
 
     def remove_link(self, pid: Pid, peer: Pid) -> None:
         """Forget a link; never fails."""
@@ -93,7 +93,7 @@ class Host(abc.ABC):
         """``peer`` (linked to ``pid``) exited; dead ``pid`` is ignored."""
 
     def on_exit(self, pid: Pid, callback: Callable[[Any, Error | None], None]) -> None:
-        raise self.node._not_found(pid)
+        raise self.node.not_found(pid)
 
     def is_alive(self, pid: Pid) -> bool:
         return False

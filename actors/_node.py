@@ -191,7 +191,7 @@ class Node:
 
     def register(self, name: str, pid: Pid) -> None:
         if pid not in self._procs and not self._foreign_alive(pid):
-            raise self._not_found(pid)
+            raise self.not_found(pid)
         self.names.register(name, pid)
 
     def lookup(self, name: str) -> Pid:
@@ -308,7 +308,7 @@ class Node:
                 proc._monitors = {parent}
             if req.link:
                 proc._links = {parent}
-                self._add_link_side(parent, pid)
+                self.link_one_way(parent, pid)
         for topic, payload in req.messages:
             _check_topic(topic)
             proc._deliver(Message(topic, None, isolate_args(tuple(payload))))
@@ -367,9 +367,11 @@ class Node:
     # Messaging and control (sender None = from outside any process)
     # ==================================================================================
 
-    def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
-        """Send from outside any process (the message has no sender)."""
-        self._send(dest, topic, payload, None)
+    def send(self, dest: Pid | str, topic: str, *payload: Any, sender: Pid | None = None) -> None:
+        """Send from outside any process. ``sender`` (default none) is what the receiver
+        sees as ``msg.sender``; bridges (e.g. a Temporal worker relaying a workflow's
+        send) pass the original sender here."""
+        self._send(dest, topic, payload, sender)
 
     def _send(
         self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None
@@ -384,8 +386,10 @@ class Node:
         else:
             self._foreign(pid).deliver(pid, msg)
 
-    def cancel(self, dest: Pid | str, reason: str = "") -> None:
-        self._cancel(dest, reason, None)
+    def cancel(self, dest: Pid | str, reason: str = "", *, sender: Pid | None = None) -> None:
+        """Deliver CANCEL with ``reason`` to ``dest``; from ``sender`` (default: the
+        system PID ``{|topology}``)."""
+        self._cancel(dest, reason, sender)
 
     def _cancel(self, dest: Pid | str, reason: str, sender: Pid | None) -> None:
         pid = self._resolve(dest)
@@ -438,9 +442,11 @@ class Node:
             proc._links.add(a)
         else:
             self._foreign(b).add_link(b, a)
-        self._add_link_side(a, b)
+        self.link_one_way(a, b)
 
-    def _add_link_side(self, pid: Pid, peer: Pid) -> None:
+    def link_one_way(self, pid: Pid, peer: Pid) -> None:
+        """Record on ``pid``'s side that it is linked to ``peer``. For hosts that attach
+        a link to a process they spawn (``link`` does both sides)."""
         proc = self._procs.get(pid)
         if proc is not None:
             if proc._links is None:
@@ -590,14 +596,15 @@ class Node:
     def _foreign(self, pid: Pid) -> Host:
         host = self._hosts.get(pid.host)
         if host is None or isinstance(host, LocalHost):
-            raise self._not_found(pid)
+            raise self.not_found(pid)
         return host
 
     def _foreign_alive(self, pid: Pid) -> bool:
         host = self._hosts.get(pid.host)
         return host is not None and not isinstance(host, LocalHost) and host.is_alive(pid)
 
-    def _not_found(self, pid: Pid) -> ProcessNotFound:
+    def not_found(self, pid: Pid) -> ProcessNotFound:
+        """The :class:`ProcessNotFound` error for ``pid`` (dead, or unknown host)."""
         if pid.host not in self._hosts:
             return ProcessNotFound(
                 f"process {pid} not found: host {pid.host!r} does not exist on this node"
@@ -619,7 +626,7 @@ class Node:
         p = self._resolve(pid)
         proc = self._procs.get(p)
         if proc is None:
-            raise self._not_found(p)
+            raise self.not_found(p)
         return proc
 
     def processes(self) -> list[Pid]:

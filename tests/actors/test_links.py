@@ -251,7 +251,7 @@ async def test_terminating_a_caller_cancels_its_async_calls():
 
 
 async def test_exec_from_a_cancelled_caller_leaves_the_child_running():
-    async with Node() as node:
+    async with Node(shutdown_timeout=0.01) as node:
 
         async def caller(proc):
             await proc.exec(waits_forever, name="child")

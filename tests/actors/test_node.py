@@ -68,7 +68,7 @@ async def test_exception_in_the_node_block_terminates_everything_and_propagates(
         await trio.sleep_forever()
 
     with pytest.raises(RuntimeError, match="user bug"):
-        async with Node() as node:
+        async with Node(shutdown_timeout=0.01) as node:
             node.spawn(idle)
             raise RuntimeError("user bug")
     assert node.processes() == []
@@ -78,7 +78,7 @@ async def test_hosts_report_statistics():
     async def idle(proc):
         await trio.sleep_forever()
 
-    async with Node() as node:
+    async with Node(shutdown_timeout=0.01) as node:
         node.add_host("app:p")
         node.spawn(idle, host="app:p")
         stats = node.statistics()

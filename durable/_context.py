@@ -1,0 +1,857 @@
+"""The workflow context: the kernel's :class:`~beamish.actors.Context`, backed by Temporal.
+
+What it is for
+    A workflow is the same abstraction as a process (``ARCHITECTURE.md``): its body is an
+    ``async def body(ctx, *args)`` — or a Lua script driven by the Lua bridge — that acts
+    only through its context. :class:`WorkflowContext` is the backend that runs inside a
+    Temporal workflow, on temporalio's deterministic asyncio loop, and turns each effect
+    into a Temporal command that is recorded in the workflow's history and replayed.
+
+How each operation maps (and how it replays)
+    ============================  ===========================================================
+    ``call(f, ...)``              activity ``f`` (type = function ID) on the workflow's task
+                                  queue; result and error recorded. Options below.
+    ``call_async``                same, without waiting: a :class:`WorkflowFuture` whose
+                                  channel gets ``(value, error)`` once; ``cancel()``
+                                  requests activity cancellation.
+    ``sleep`` / ``after``         durable timers (``after`` puts :meth:`now` on a channel).
+    ``now`` / ``monotonic``       the workflow clock (``workflow.now()`` / ``workflow.time()``).
+    ``uuid4`` / ``uuid7``         ``workflow.uuid4()`` / ``workflow.uuid7()``: seeded from
+                                  history, the same on replay.
+    ``receive`` / ``inbox`` /     signals: the signal name is the topic, its arguments the
+    ``listen``                    payload, the sender comes from the ``wippy-context``
+                                  header. Routing as in the kernel (listener, else inbox,
+                                  else kept in order until something subscribes).
+    ``send`` to a workflow PID    signal-external-workflow, with our PID as sender.
+    ``send`` to any other PID     a local activity that performs the kernel ``send`` once;
+                                  its completion is recorded, so replay does not resend.
+    ``send`` to our own PID       delivered locally (Wippy drops it: a [QUIRK] we fix).
+    ``spawn``                     child workflow (type = entry ID); the PID is returned at
+                                  once (its ID is made deterministically), start-up messages
+                                  follow the start in order, and the child's EXIT always
+                                  arrives on ``events()``. ``monitor``/``link`` flags add
+                                  nothing: children are always monitored.
+    ``exec``                      child workflow, awaited; errors raise ``ProcessExit``.
+    ``cancel`` / ``terminate``    request-cancel-external-workflow for workflow PIDs (Temporal
+                                  has no terminate from inside a workflow); a local activity
+                                  for ordinary processes.
+    ``monitor``/``link``/...      ``Error(INVALID)``: not supported in workflow context.
+    ``register``/``lookup``       ``Error(INVALID)``: names are node state, not history.
+    Temporal cancellation         a CANCEL event (sender ``{|topology}``) on ``events()``;
+                                  the body decides; returning normally completes the
+                                  workflow successfully.
+    ============================  ===========================================================
+
+    Ordering: everything this context sends to one destination (signals, cancels, local
+    sends, the start of a child and its start-up messages) leaves in the order the body
+    issued it, because each such operation waits for the previous one to the same
+    destination. Operations to different destinations may interleave. When the body
+    exits, the workflow completes only after everything it sent has left (as in Erlang,
+    a message sent before exit is not lost).
+
+Activity options (``options=`` of ``call``/``call_async``; Wippy's names, with or
+without a ``temporal.`` or ``activity.`` prefix)
+    ``start_to_close_timeout`` (default 10 min), ``schedule_to_close_timeout``,
+    ``schedule_to_start_timeout``, ``heartbeat_timeout``, ``task_queue``, ``id``,
+    ``wait_for_cancellation`` (bool), ``retry_policy`` = {``initial_interval``,
+    ``backoff_coefficient``, ``maximum_interval``, ``maximum_attempts``,
+    ``non_retryable_error_types``}. Durations are a :class:`~datetime.timedelta`, a string
+    like ``"500ms"``, ``"10s"``, ``"5m"``, ``"1h"``, or a bare number of **milliseconds**
+    (Wippy's rule for Temporal options). The ``timeout`` argument of ``call`` (seconds,
+    as everywhere in the Context API) is the schedule-to-close timeout.
+
+Invariants
+    * Every nondeterministic input (time, ids, randomness, signals, results) comes from
+      ``temporalio.workflow``; this module keeps no state outside the instance.
+    * Imports no trio itself: it runs inside workflows. (The ``beamish`` package, whose
+      kernel does import trio, is passed through Temporal's sandbox, never re-imported.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import temporalio.common
+import temporalio.exceptions
+import temporalio.workflow as workflow
+
+from beamish.actors._context import Context, Target
+from beamish.actors._errors import Error, ErrorKind, ProcessExit
+from beamish.actors._isolate import isolate_args
+from beamish.actors._message import Event, EventKind, Message
+from beamish.actors._pid import Pid
+
+from ._convert import from_failure, to_wire
+from ._wchannel import CLOSED, WorkflowChannel, workflow_select
+
+__all__ = [
+    "DEFAULT_START_TO_CLOSE",
+    "WorkflowContext",
+    "WorkflowEnv",
+    "WorkflowFuture",
+    "activity_options",
+    "child_options",
+    "parse_duration",
+]
+
+#: Default activity start-to-close timeout (Wippy's default).
+DEFAULT_START_TO_CLOSE = datetime.timedelta(minutes=10)
+#: Timeout of the local activities that reach ordinary processes (send/cancel/terminate).
+LOCAL_OP_TIMEOUT = datetime.timedelta(seconds=30)
+#: Sender of the CANCEL event a Temporal cancellation request becomes.
+TOPOLOGY_PID = Pid("", "topology")
+
+#: Names of the worker's built-in local activities (``@`` can start no function ID).
+SEND_ACTIVITY = "@beamish.send"
+CANCEL_ACTIVITY = "@beamish.cancel"
+TERMINATE_ACTIVITY = "@beamish.terminate"
+
+#: Context values the outbound interceptor puts into the next command's header. Set by
+#: ``call``/``spawn`` around the command (a contextvar: each workflow task has its own).
+outbound_values: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "beamish_outbound_values", default=None
+)
+
+
+@dataclass(frozen=True)
+class WorkflowEnv:
+    """What a workflow knows about the runtime around it (fixed per worker).
+
+    ``client`` and ``worker`` are the node and host parts of the workflow PIDs
+    (``{client@worker|workflow_id}``); ``hosts`` maps every worker host on the same
+    client to its task queue, so ``spawn(..., host=...)`` and ``send`` can address them.
+    """
+
+    client: str
+    worker: str
+    task_queue: str
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    activity_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def task_queue_of(self, host: str) -> str:
+        if host == self.worker:
+            return self.task_queue
+        tq = self.hosts.get(host)
+        if tq is None:
+            raise Error(
+                f"host {host!r} is not a temporal.worker of client {self.client!r}; a "
+                "workflow can spawn children only on workers of its own client "
+                f"(known: {', '.join(sorted({self.worker, *self.hosts}))})",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        return tq
+
+
+def _unsupported(op: str, why: str) -> Error:
+    return Error(
+        f"{op} is not supported in workflow context: {why}",
+        kind=ErrorKind.INVALID,
+        retryable=False,
+    )
+
+
+class WorkflowFuture:
+    """An activity started with ``call_async`` (the kernel ``Future`` interface)."""
+
+    __slots__ = ("_done", "_error", "_handle", "_value", "canceled", "channel", "func_id")
+
+    def __init__(self, func_id: str, handle: asyncio.Task[Any]) -> None:
+        self.func_id = func_id
+        self.channel = WorkflowChannel(f"future:{func_id}")
+        self._handle = handle
+        self._done = False
+        self._value: Any = None
+        self._error: Error | None = None
+        self.canceled = False
+        handle.add_done_callback(self._on_done)
+
+    def _on_done(self, handle: asyncio.Task[Any]) -> None:
+        if handle.cancelled():
+            self._set(None, Error(f"call to {self.func_id} was canceled", kind=ErrorKind.CANCELED))
+            return
+        exc = handle.exception()
+        if exc is not None:
+            self._set(None, from_failure(exc))
+        else:
+            self._set(handle.result(), None)
+
+    def _set(self, value: Any, error: Error | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._value, self._error = value, error
+        self.channel.put_nowait((value, error))
+        self.channel.close()
+
+    def is_complete(self) -> bool:
+        return self._done
+
+    def is_canceled(self) -> bool:
+        return self.canceled
+
+    def cancel(self) -> bool:
+        """Request cancellation of the activity; the future completes CANCELED at once."""
+        if self._done:
+            return False
+        self.canceled = True
+        self._handle.cancel()
+        self._set(None, Error(f"call to {self.func_id} was canceled", kind=ErrorKind.CANCELED))
+        return True
+
+    def result_nowait(self) -> tuple[Any, Error | None]:
+        return self._value, self._error
+
+    async def result(self) -> Any:
+        if not self._done:
+            await self.channel.receive()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __repr__(self) -> str:
+        state = "canceled" if self.canceled else ("done" if self._done else "pending")
+        return f"<WorkflowFuture {self.func_id} {state}>"
+
+
+class WorkflowContext(Context):
+    """The :class:`~beamish.actors.Context` of a workflow run. See the module docstring."""
+
+    kind = "workflow"
+
+    def __init__(
+        self, env: WorkflowEnv, entry_id: str, values: Mapping[str, Any] | None = None
+    ) -> None:
+        info = workflow.info()
+        self.env = env
+        self.entry_id = entry_id
+        self.pid = Pid(env.worker, info.workflow_id, env.client)
+        self.values: Mapping[str, Any] = dict(values or {})
+        self.trap_links = False
+        self._inbox: WorkflowChannel | None = None
+        self._events: WorkflowChannel | None = None
+        self._topics: dict[str, WorkflowChannel] = {}
+        self._backlog: deque[Message] = deque()
+        self._outbox: dict[str, asyncio.Future[Any]] = {}  # destination -> last operation
+        self._children: dict[Pid, Any] = {}  # child PID -> ChildWorkflowHandle once started
+        self._tasks: set[asyncio.Task[Any]] = set()  # keep background tasks referenced
+        self.cancel_requested = False
+
+    # ==================================================================================
+    # Inbound: signals and events (called by the workflow class)
+    # ==================================================================================
+
+    def _deliver(self, msg: Message) -> None:
+        ch = self._topics.get(msg.topic)
+        if ch is not None:
+            ch.put_nowait(msg)
+        elif self._inbox is not None:
+            self._inbox.put_nowait(msg)
+        else:
+            self._backlog.append(msg)
+
+    def _deliver_event(self, event: Event) -> None:
+        self.events().put_nowait(event)
+
+    def _on_cancel_requested(self, reason: str = "") -> None:
+        self.cancel_requested = True
+        self._deliver_event(Event(EventKind.CANCEL, TOPOLOGY_PID, reason=reason))
+
+    # ==================================================================================
+    # Mailbox
+    # ==================================================================================
+
+    def inbox(self) -> WorkflowChannel:
+        ch = self._inbox
+        if ch is None:
+            ch = self._inbox = WorkflowChannel("inbox")
+            while self._backlog:
+                ch.put_nowait(self._backlog.popleft())
+        return ch
+
+    def events(self) -> WorkflowChannel:
+        if self._events is None:
+            self._events = WorkflowChannel("events")
+        return self._events
+
+    def listen(self, topic: str) -> WorkflowChannel:
+        _check_topic(topic)
+        ch = self._topics.get(topic)
+        if ch is None:
+            ch = self._topics[topic] = WorkflowChannel(topic)
+            if self._backlog:
+                keep: deque[Message] = deque()
+                for m in self._backlog:
+                    (ch.put_nowait(m) if m.topic == topic else keep.append(m))
+                self._backlog = keep
+        return ch
+
+    def unlisten(self, topic_or_channel: str | Any) -> None:
+        if isinstance(topic_or_channel, str):
+            ch = self._topics.pop(topic_or_channel, None)
+        else:
+            ch = None
+            for topic, c in self._topics.items():
+                if c is topic_or_channel:
+                    ch = self._topics.pop(topic)
+                    break
+        if ch is not None:
+            ch.close()
+
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next inbox message (signal); :class:`Timeout` after a durable timer."""
+        return await self.inbox().receive(timeout)  # type: ignore[no-any-return]
+
+    async def select(
+        self, channels: Sequence[Any], timeout: float | None = None
+    ) -> tuple[Any, Any] | None:
+        return await workflow_select(channels, timeout)
+
+    # ==================================================================================
+    # Outbound: send, cancel, terminate (ordered per destination)
+    # ==================================================================================
+
+    def _is_workflow_pid(self, pid: Pid) -> bool:
+        env = self.env
+        return (
+            pid.node == env.client
+            or pid.host == env.worker
+            or pid.host in env.hosts
+            or pid.host == "temporal"
+        )
+
+    def _resolve(self, dest: Pid | str, op: str) -> Pid:
+        if type(dest) is Pid:
+            return dest
+        if isinstance(dest, str) and Pid.looks_like(dest):
+            return Pid.parse(dest)
+        if isinstance(dest, str):
+            raise _unsupported(
+                f"{op} to the name {dest!r}",
+                "names are node state, not workflow history; pass a PID (look the name up "
+                "in an activity or before starting the workflow)",
+            )
+        raise Error(
+            f"destination must be a PID, got {type(dest).__name__}",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
+
+    def _after(self, key: str, op: Callable[[], Awaitable[Any]], what: str) -> None:
+        """Run ``op`` once every earlier operation to ``key`` has finished (FIFO)."""
+        prev = self._outbox.get(key)
+
+        async def run() -> None:
+            if prev is not None and not prev.done():
+                await asyncio.wait((prev,))
+            try:
+                await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # an undeliverable send is not the sender's failure
+                workflow.logger.warning("beamish: %s failed: %s", what, from_failure(e))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._keep(task)
+        self._outbox[key] = task
+
+        def forget(t: asyncio.Future[Any], key: str = key) -> None:
+            if self._outbox.get(key) is t:
+                del self._outbox[key]
+
+        task.add_done_callback(forget)
+
+    async def _flush(self) -> None:
+        """Wait until everything sent so far has left (run at exit: a workflow that
+        completes with a signal still pending would drop it)."""
+        while self._outbox:
+            pending = [f for f in self._outbox.values() if not f.done()]
+            if not pending:
+                break
+            await workflow.wait(pending)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
+        """Signal a workflow, or reach an ordinary process once (local activity)."""
+        _check_topic(topic)
+        pid = self._resolve(dest, "send")
+        payload = isolate_args(payload)
+        if pid == self.pid:
+            self._deliver(Message(topic, self.pid, payload))
+            return
+        args = [to_wire(p) for p in payload]
+        if self._is_workflow_pid(pid):
+            handle = workflow.get_external_workflow_handle(pid.id)
+            self._after(
+                pid.id,
+                lambda: handle.signal(topic, args=args),
+                f"signal {topic!r} to workflow {pid}",
+            )
+        else:
+            self._after(
+                str(pid),
+                lambda: workflow.execute_local_activity(
+                    SEND_ACTIVITY,
+                    args=[str(pid), topic, args, str(self.pid)],
+                    start_to_close_timeout=LOCAL_OP_TIMEOUT,
+                ),
+                f"send {topic!r} to process {pid}",
+            )
+
+    def cancel(self, dest: Pid | str, reason: str = "") -> None:
+        pid = self._resolve(dest, "cancel")
+        self._stop(pid, CANCEL_ACTIVITY, reason, "cancel")
+
+    def terminate(self, dest: Pid | str) -> None:
+        """For a workflow PID this is a cancellation request too (Temporal has no
+        terminate-external command); for an ordinary process, a real terminate."""
+        pid = self._resolve(dest, "terminate")
+        self._stop(pid, TERMINATE_ACTIVITY, "terminated", "terminate")
+
+    def _stop(self, pid: Pid, activity: str, reason: str, what: str) -> None:
+        if self._is_workflow_pid(pid):
+            handle = workflow.get_external_workflow_handle(pid.id)
+            self._after(pid.id, handle.cancel, f"{what} workflow {pid}")
+        else:
+            self._after(
+                str(pid),
+                lambda: workflow.execute_local_activity(
+                    activity,
+                    args=[str(pid), reason, str(self.pid)],
+                    start_to_close_timeout=LOCAL_OP_TIMEOUT,
+                ),
+                f"{what} process {pid}",
+            )
+
+    # ==================================================================================
+    # Children
+    # ==================================================================================
+
+    def _child_start(
+        self,
+        target: Target,
+        host: str | None,
+        name: str | None,
+        options: Mapping[str, Any] | None,
+    ) -> tuple[str, Pid, str, dict[str, Any]]:
+        if not isinstance(target, str):
+            raise Error(
+                f"cannot spawn {target!r} from a workflow: children are workflow entries, "
+                "pass the entry ID",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        host = host or self.env.worker
+        task_queue = self.env.task_queue_of(host)
+        opts = child_options(options)
+        wf_id = name or opts.pop("id", None) or f"0x{workflow.uuid4().hex}"
+        return target, Pid(host, str(wf_id), self.env.client), task_queue, opts
+
+    def spawn(
+        self,
+        target: Target,
+        *args: Any,
+        host: str | None = None,
+        name: str | None = None,
+        messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
+        context: Mapping[str, Any] | None = None,
+        monitor: bool = False,
+        link: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> Pid:
+        """Start a child workflow; its EXIT always arrives on :meth:`events`."""
+        entry_id, pid, task_queue, opts = self._child_start(target, host, name, options)
+        for topic, _ in messages:
+            _check_topic(topic)
+        wire_args = [to_wire(a) for a in isolate_args(args)]
+        wire_messages = [(t, [to_wire(p) for p in payload]) for t, payload in messages]
+        values = {**self.values, **context} if context else None
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox[pid.id] = started  # later sends to the child wait for its start
+        self._children[pid] = None
+
+        async def run_child() -> None:
+            token = outbound_values.set(values)
+            try:
+                handle = await workflow.start_child_workflow(
+                    entry_id, args=wire_args, id=pid.id, task_queue=task_queue, **opts
+                )
+            except Exception as e:
+                started.set_result(None)
+                self._children.pop(pid, None)
+                self._deliver_event(Event(EventKind.EXIT, pid, error=from_failure(e)))
+                return
+            finally:
+                outbound_values.reset(token)
+            self._children[pid] = handle
+            try:
+                for topic, payload in wire_messages:
+                    await handle.signal(topic, args=payload)
+            finally:
+                if not started.done():
+                    started.set_result(None)
+            try:
+                value = await handle
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                event = Event(EventKind.EXIT, pid, error=from_failure(e))
+            else:
+                event = Event(EventKind.EXIT, pid, value=value)
+            self._children.pop(pid, None)
+            self._deliver_event(event)
+
+        self._keep(asyncio.get_running_loop().create_task(run_child()))
+        return pid
+
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
+        """Run a child workflow to completion: its result, or :class:`ProcessExit`."""
+        host = kw.pop("host", None)
+        name = kw.pop("name", None)
+        options = kw.pop("options", None)
+        context = kw.pop("context", None)
+        entry_id, pid, task_queue, opts = self._child_start(target, host, name, options)
+        values = {**self.values, **context} if context else None
+        token = outbound_values.set(values)
+        try:
+            handle = await workflow.start_child_workflow(
+                entry_id,
+                args=[to_wire(a) for a in isolate_args(args)],
+                id=pid.id,
+                task_queue=task_queue,
+                **opts,
+            )
+        except Exception as e:
+            raise ProcessExit(pid, from_failure(e)) from None
+        finally:
+            outbound_values.reset(token)
+        try:
+            return await handle
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise ProcessExit(pid, from_failure(e)) from None
+
+    # -- not in a workflow ------------------------------------------------------------
+
+    def monitor(self, pid: Pid | str) -> None:
+        raise _unsupported(
+            "monitor", "child workflows are automatically monitored (EXIT arrives on events())"
+        )
+
+    def unmonitor(self, pid: Pid | str) -> None:
+        raise _unsupported("unmonitor", "child workflows are automatically monitored")
+
+    def link(self, pid: Pid | str) -> None:
+        raise _unsupported("link", "Temporal does not support bidirectional linking")
+
+    def unlink(self, pid: Pid | str) -> None:
+        raise _unsupported("unlink", "Temporal does not support bidirectional linking")
+
+    def register(self, name: str, pid: Pid | None = None) -> None:
+        raise _unsupported("register", "names are node state, not workflow history")
+
+    def lookup(self, name: str) -> Pid:
+        raise _unsupported("lookup", "names are node state, not workflow history")
+
+    def unregister(self, name: str) -> bool:
+        raise _unsupported("unregister", "names are node state, not workflow history")
+
+    # ==================================================================================
+    # Functions -> activities
+    # ==================================================================================
+
+    def _start_activity(
+        self,
+        func_id: str,
+        args: tuple[Any, ...],
+        timeout: float | None,
+        context: Mapping[str, Any] | None,
+        options: Mapping[str, Any] | None,
+    ) -> Any:
+        if not isinstance(func_id, str) or ":" not in func_id:
+            raise Error(
+                f"invalid function ID {func_id!r}: expected 'namespace:name'",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        merged = {**self.env.activity_options, **(options or {})}
+        opts = activity_options(merged, timeout)
+        token = outbound_values.set({**self.values, **context} if context else None)
+        try:
+            return workflow.start_activity(
+                func_id, args=[to_wire(a) for a in isolate_args(args)], **opts
+            )
+        finally:
+            outbound_values.reset(token)
+
+    async def call(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run function ``func_id`` as an activity; its result or its :class:`Error`."""
+        handle = self._start_activity(func_id, args, timeout, context, options)
+        try:
+            return await handle
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise from_failure(e) from None
+
+    def call_async(
+        self,
+        func_id: str,
+        *args: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> WorkflowFuture:
+        handle = self._start_activity(func_id, args, timeout, context, options)
+        return WorkflowFuture(func_id, handle)
+
+    # ==================================================================================
+    # Time, ids, versions, info
+    # ==================================================================================
+
+    async def sleep(self, seconds: float) -> None:
+        """A durable timer (none for ``seconds <= 0``: that only yields)."""
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        else:
+            await asyncio.sleep(0)
+
+    def after(self, seconds: float) -> WorkflowChannel:
+        ch = WorkflowChannel("after")
+
+        async def fire() -> None:
+            if seconds > 0:
+                await asyncio.sleep(seconds)
+            if not ch.closed:
+                ch.put_nowait(self.now())
+
+        self._keep(asyncio.get_running_loop().create_task(fire()))
+        return ch
+
+    def now(self) -> datetime.datetime:
+        return workflow.now()
+
+    def monotonic(self) -> float:
+        return workflow.time()
+
+    def uuid4(self) -> str:
+        return str(workflow.uuid4())
+
+    def uuid7(self) -> str:
+        return str(workflow.uuid7())
+
+    def random(self) -> float:
+        """A deterministic random float in [0, 1) (seeded from history)."""
+        return workflow.random().random()
+
+    def version(self, change_id: str, min_version: int, max_version: int) -> int:
+        """Wippy's ``workflow.version``: new runs get ``max_version``; a run that already
+        passed this point keeps the version it recorded (``min_version`` if none).
+
+        Implemented with patch markers ``<change_id>/v<N>``: a new run records the
+        marker of ``max_version``; replay finds whichever marker its history holds.
+        """
+        if min_version > max_version:
+            raise Error(
+                f"workflow.version({change_id!r}): min {min_version} > max {max_version}",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        for v in range(max_version, min_version, -1):
+            if workflow.patched(f"{change_id}/v{v}"):
+                return v
+        return min_version
+
+    def workflow_info(self) -> dict[str, Any]:
+        """Wippy's ``workflow.info()`` table."""
+        info = workflow.info()
+        return {
+            "workflow_id": info.workflow_id,
+            "run_id": info.run_id,
+            "workflow_type": info.workflow_type,
+            "task_queue": info.task_queue,
+            "namespace": info.namespace,
+            "attempt": info.attempt,
+            "history_length": info.get_current_history_length(),
+            "history_size": info.get_current_history_size(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<WorkflowContext {self.pid} {self.entry_id}>"
+
+
+# -- option parsing ---------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any, *, bare_unit: str = "ms") -> datetime.timedelta | None:
+    """A timedelta from a number, a timedelta, or ``"500ms"``/``"10s"``/``"5m"``/``"1h"``.
+
+    ``bare_unit`` is the unit of plain numbers: milliseconds by default (Wippy's rule for
+    Temporal options), ``"s"`` for the seconds of the Context API.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value
+    if isinstance(value, bool):
+        raise Error(f"invalid duration {value!r}", kind=ErrorKind.INVALID, retryable=False)
+    if isinstance(value, (int, float)):
+        return datetime.timedelta(seconds=float(value) * _UNITS[bare_unit])
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            unit = m.group(2) or bare_unit
+            return datetime.timedelta(seconds=float(m.group(1)) * _UNITS[unit])
+    raise Error(
+        f"invalid duration {value!r}: use seconds, or a string like '500ms', '10s', '5m', '1h'",
+        kind=ErrorKind.INVALID,
+        retryable=False,
+    )
+
+
+def _strip(options: Mapping[str, Any], *prefixes: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        k = key
+        for p in prefixes:
+            if k.startswith(p):
+                k = k[len(p) :]
+        out[k] = value
+    return out
+
+
+def retry_policy(spec: Mapping[str, Any] | None) -> temporalio.common.RetryPolicy | None:
+    if spec is None:
+        return None
+    if isinstance(spec, temporalio.common.RetryPolicy):
+        return spec
+    kw: dict[str, Any] = {}
+    if "initial_interval" in spec:
+        kw["initial_interval"] = parse_duration(spec["initial_interval"])
+    if "backoff_coefficient" in spec:
+        kw["backoff_coefficient"] = float(spec["backoff_coefficient"])
+    if "maximum_interval" in spec:
+        kw["maximum_interval"] = parse_duration(spec["maximum_interval"])
+    if "maximum_attempts" in spec:
+        kw["maximum_attempts"] = int(spec["maximum_attempts"])
+    if "non_retryable_error_types" in spec:
+        kw["non_retryable_error_types"] = [str(t) for t in spec["non_retryable_error_types"]]
+    return temporalio.common.RetryPolicy(**kw)
+
+
+_ACTIVITY_TIMEOUTS = (
+    "start_to_close_timeout",
+    "schedule_to_close_timeout",
+    "schedule_to_start_timeout",
+    "heartbeat_timeout",
+)
+
+
+def activity_options(options: Mapping[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``workflow.start_activity`` from Wippy-style options."""
+    o = _strip(options, "temporal.", "activity.")
+    kw: dict[str, Any] = {}
+    for name in _ACTIVITY_TIMEOUTS:
+        if o.get(name) is not None:
+            kw[name] = parse_duration(o[name])
+    if timeout is not None:
+        kw["schedule_to_close_timeout"] = parse_duration(timeout, bare_unit="s")
+    if "start_to_close_timeout" not in kw and "schedule_to_close_timeout" not in kw:
+        kw["start_to_close_timeout"] = DEFAULT_START_TO_CLOSE
+    if o.get("task_queue"):
+        kw["task_queue"] = str(o["task_queue"])
+    if o.get("id"):
+        kw["activity_id"] = str(o["id"])
+    if o.get("retry_policy") is not None:
+        kw["retry_policy"] = retry_policy(o["retry_policy"])
+    if o.get("wait_for_cancellation"):
+        kw["cancellation_type"] = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    return kw
+
+
+_PARENT_CLOSE = {
+    "terminate": workflow.ParentClosePolicy.TERMINATE,
+    "abandon": workflow.ParentClosePolicy.ABANDON,
+    "request_cancel": workflow.ParentClosePolicy.REQUEST_CANCEL,
+}
+_REUSE = {
+    "allow_duplicate": temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    "allow_duplicate_failed_only": (
+        temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    ),
+    "reject_duplicate": temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
+}
+
+
+def child_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments for ``workflow.start_child_workflow`` (plus ``id`` if given)."""
+    if not options:
+        return {}
+    o = _strip(options, "temporal.", "workflow.")
+    kw: dict[str, Any] = {}
+    if o.get("id"):
+        kw["id"] = str(o["id"])
+    for name in ("execution_timeout", "run_timeout", "task_timeout"):
+        if o.get(name) is not None:
+            kw[name] = parse_duration(o[name])
+    if o.get("retry_policy") is not None:
+        kw["retry_policy"] = retry_policy(o["retry_policy"])
+    if o.get("parent_close_policy"):
+        kw["parent_close_policy"] = _choice(
+            _PARENT_CLOSE, o["parent_close_policy"], "parent_close_policy"
+        )
+    if o.get("id_reuse_policy"):
+        kw["id_reuse_policy"] = _choice(_REUSE, o["id_reuse_policy"], "id_reuse_policy")
+    if o.get("wait_for_cancellation") is False:
+        kw["cancellation_type"] = workflow.ChildWorkflowCancellationType.TRY_CANCEL
+    if o.get("memo"):
+        kw["memo"] = dict(o["memo"])
+    if o.get("cron_schedule"):
+        kw["cron_schedule"] = str(o["cron_schedule"])
+    return kw
+
+
+def _choice(table: Mapping[str, Any], value: Any, what: str) -> Any:
+    try:
+        return table[str(value).lower()]
+    except KeyError:
+        raise Error(
+            f"invalid {what} {value!r}: one of {', '.join(sorted(table))}",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        ) from None
+
+
+def _check_topic(topic: object) -> None:
+    if not isinstance(topic, str) or not topic:
+        raise Error("topic must be a non-empty string", kind=ErrorKind.INVALID, retryable=False)
+    if topic[0] == "@":
+        raise Error(
+            f"topic {topic!r} is reserved: topics starting with '@' belong to the runtime",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
+
+
+__all__ += ["CLOSED", "retry_policy"]

@@ -1,0 +1,228 @@
+"""Entry kinds of the durable layer: ``temporal.client``, ``temporal.worker``,
+``workflow.py`` and ``workflow.lua``.
+
+What it is for
+    The app shell (``beamish._kinds``) collects ``KIND_HANDLERS`` from every layer; each
+    handler validates its entries at load time and installs them on the running node.
+    These four turn YAML into a running durable setup:
+
+    ``temporal.client``  ``address`` (empty / ``embedded``: the dev server persisting to
+                         ``<app>/.beamish/temporal.db``), ``namespace``, ``auth``, ``tls``.
+    ``temporal.worker``  ``client`` (required, a ``temporal.client`` entry),
+                         ``task_queue`` (required), ``worker_options`` (Wippy's names,
+                         see ``_worker.WORKER_OPTIONS``), ``activity_options`` (defaults
+                         for every activity its workflows call).
+    ``workflow.py``      ``handler: package.module:callable`` (``async def body(ctx,
+                         *args)``), ``meta.temporal.workflow.worker`` (required);
+                         ``meta.temporal.workflow.sandbox: true`` imports the handler
+                         inside Temporal's sandbox on every run.
+    ``workflow.lua``     a Lua script run by the Lua bridge's driver against the workflow
+                         context (fresh Lua runtime per run);
+                         ``meta.temporal.workflow.worker`` (required).
+
+    The workflow type name is the entry ID. Any function entry can be called as an
+    activity (its type is the function's entry ID); ``meta.temporal.activity.worker`` is
+    accepted but not required (a deliberate relaxation of Wippy's rule: in one process
+    every function is reachable anyway).
+
+Lifecycle
+    Installing only creates objects: clients, worker hosts (added to the node, so spawn
+    can route to them) and workflow registrations. One start hook then starts each
+    client (server, bridge thread, connection) and each worker; one stop hook closes the
+    clients (workers, bridge, server) before the node shuts down.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from beamish.actors._errors import Error
+
+from ._client import ClientConfig
+from ._host import TemporalClient, WorkerHost
+from ._lua import WorkflowLuaKind
+from ._worker import WORKER_OPTIONS
+from ._workflow import resolve_body
+
+if TYPE_CHECKING:  # the shell imports us, never the reverse at run time
+    from beamish._app import App
+    from beamish._registry import Entry, Registry
+
+__all__ = ["KIND_HANDLERS"]
+
+
+@dataclass
+class _AppDurable:
+    clients: dict[str, TemporalClient] = field(default_factory=dict)
+    hooked: bool = False
+
+
+_apps: weakref.WeakKeyDictionary[Any, _AppDurable] = weakref.WeakKeyDictionary()
+
+
+def _state(app: App) -> _AppDurable:
+    st = _apps.get(app)
+    if st is None:
+        st = _apps[app] = _AppDurable()
+    if not st.hooked:
+        st.hooked = True
+
+        async def start() -> None:
+            for tc in st.clients.values():
+                await tc.start(app.node)
+                for host in tc.workers.values():
+                    await host.start_worker()
+
+        async def stop() -> None:
+            for tc in reversed(list(st.clients.values())):
+                await tc.aclose()
+
+        app.on_start(start)
+        app.on_stop(stop)
+    return st
+
+
+def _worker_ref(entry: Entry, registry: Registry, section: str) -> str | None:
+    temporal = (entry.meta or {}).get("temporal") or {}
+    if not isinstance(temporal, dict):
+        raise entry.error("meta.temporal must be a mapping")
+    sec = temporal.get(section) or {}
+    if not isinstance(sec, dict):
+        raise entry.error(f"meta.temporal.{section} must be a mapping")
+    worker = sec.get("worker")
+    if worker is None:
+        return None
+    ref = entry.ref(worker)
+    if ref not in registry or registry.get(ref).kind != "temporal.worker":
+        raise entry.error(
+            f"meta.temporal.{section}.worker {worker!r} is not a temporal.worker entry"
+        )
+    return ref
+
+
+class TemporalClientKind:
+    kind = "temporal.client"
+    order = 1
+
+    def validate(self, entry: Entry, registry: Registry) -> None:
+        try:
+            ClientConfig.from_entry(entry.id, entry.data)
+        except Exception as e:
+            raise entry.error(str(e)) from e
+
+    async def install(self, entry: Entry, app: App) -> None:
+        config = ClientConfig.from_entry(entry.id, entry.data)
+        st = _state(app)
+        embedded = [
+            e
+            for e in app.registry.find(self.kind)
+            if ClientConfig.from_entry(e.id, e.data).embedded
+        ]
+        db_name = "temporal.db" if len(embedded) <= 1 else f"temporal-{entry.name}.db"
+        tc = TemporalClient(entry.id, config, db_filename=app.state_dir / db_name)
+        tc.attach(app.node)
+        st.clients[entry.id] = tc
+
+
+class TemporalWorkerKind:
+    kind = "temporal.worker"
+    order = 2
+
+    def validate(self, entry: Entry, registry: Registry) -> None:
+        client = entry.data.get("client")
+        if not client:
+            raise entry.error("missing 'client' (the temporal.client entry it polls with)")
+        ref = entry.ref(client)
+        if ref not in registry or registry.get(ref).kind != "temporal.client":
+            raise entry.error(f"'client' {client!r} is not a temporal.client entry")
+        tq = entry.data.get("task_queue")
+        if not isinstance(tq, str) or not tq:
+            raise entry.error("missing 'task_queue' (a non-empty string)")
+        opts = entry.data.get("worker_options") or {}
+        if not isinstance(opts, dict):
+            raise entry.error("'worker_options' must be a mapping")
+        unknown = sorted(set(opts) - set(WORKER_OPTIONS))
+        if unknown:
+            raise entry.error(
+                f"unknown worker_options {', '.join(unknown)}; known: "
+                + ", ".join(sorted(WORKER_OPTIONS))
+            )
+
+    async def install(self, entry: Entry, app: App) -> None:
+        st = _state(app)
+        tc = st.clients[entry.ref(entry.data["client"])]
+        options = dict(entry.data.get("worker_options") or {})
+        if entry.data.get("activity_options"):
+            options["activity_options"] = dict(entry.data["activity_options"])
+        tc.add_worker(entry.id, entry.data["task_queue"], options=options)
+
+
+def _worker_host(entry: Entry, app: App) -> WorkerHost:
+    ref = _worker_ref(entry, app.registry, "workflow")
+    assert ref is not None
+    host = app.node.host(ref)
+    assert isinstance(host, WorkerHost)
+    return host
+
+
+def _import_handler(entry: Entry) -> Any:
+    """``handler: package.module:callable`` with the entry's folder importable.
+
+    (The shell has the same helper; this layer must not import the shell.)
+    """
+    spec = entry.data.get("handler")
+    if not isinstance(spec, str) or ":" not in spec:
+        raise entry.error(f"'handler' must be 'package.module:callable', got {spec!r}")
+    folder = str(entry.directory)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        return resolve_body(spec, entry.id)
+    except Error as e:
+        raise entry.error(e.message) from e
+
+
+class _WorkflowKindBase:
+    order = 25
+
+    def _require_worker(self, entry: Entry, registry: Registry) -> None:
+        if _worker_ref(entry, registry, "workflow") is None:
+            raise entry.error(
+                "missing meta.temporal.workflow.worker (the temporal.worker entry that runs "
+                "this workflow)"
+            )
+
+    async def run(self, entry: Entry, app: App, args: tuple[Any, ...]) -> Any:
+        host = _worker_host(entry, app)
+        return await app.node.exec(entry.id, *args, host=host.name)
+
+
+class WorkflowPyKind(_WorkflowKindBase):
+    kind = "workflow.py"
+
+    def validate(self, entry: Entry, registry: Registry) -> None:
+        self._require_worker(entry, registry)
+        fn = _import_handler(entry)
+        if not inspect.iscoroutinefunction(fn):
+            raise entry.error(
+                f"handler {entry.data['handler']!r} must be 'async def body(ctx, *args)'"
+            )
+
+    async def install(self, entry: Entry, app: App) -> None:
+        sandboxed = bool(
+            (((entry.meta or {}).get("temporal") or {}).get("workflow") or {}).get("sandbox")
+        )
+        fn = _import_handler(entry)  # also puts the entry folder on sys.path (the sandbox
+        body: Any = entry.data["handler"] if sandboxed else fn  # imports the path again)
+        _worker_host(entry, app).register_workflow(
+            entry.id, body, sandboxed=sandboxed, kind=self.kind
+        )
+
+
+KIND_HANDLERS: list[Any] = [TemporalClientKind(), TemporalWorkerKind(), WorkflowPyKind()]
+
+KIND_HANDLERS.append(WorkflowLuaKind())

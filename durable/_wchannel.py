@@ -1,0 +1,176 @@
+"""Workflow channels: the mailbox queue of a workflow, on Temporal's deterministic loop.
+
+What it is for
+    A workflow body talks to :class:`~beamish.durable.WorkflowContext` exactly as a
+    process body talks to the kernel, so its inbox, topic, events, timer and future
+    channels must offer the kernel :class:`~beamish.actors.Channel` interface
+    (``put_nowait``, ``close``, ``closed``, ``receive_nowait``, ``receive(timeout)``) and
+    a ``select`` over several of them. Kernel channels park *trio* tasks; inside a
+    workflow the running loop is temporalio's deterministic asyncio loop, so these park
+    asyncio futures instead.
+
+Design chosen
+    * deque + a FIFO list of waiter futures, the kernel design transposed to asyncio. A
+      wake-up is a hint: the woken receiver re-checks the queue, so two receivers racing
+      for one item never lose or duplicate it.
+    * A timeout is ``workflow.wait(..., timeout=)`` (the SDK's deterministic
+      ``asyncio.wait``) on the workflow loop: temporalio turns
+      ``call_later`` into a **durable timer**, recorded in history and replayed; when the
+      item arrives first the timer is cancelled (also recorded). Timeouts raise the
+      kernel's :class:`~beamish.actors.Timeout` and leave the channel unchanged.
+    * Everything runs on one loop whose scheduling order Temporal fixes, so the order in
+      which receivers wake is deterministic on replay.
+
+Alternatives rejected
+    * ``asyncio.Queue``: no close/drain semantics, no multi-channel select, and its
+      ``get`` with ``wait_for`` leaves a cancelled getter's item in doubt.
+    * ``workflow.wait_condition`` per receive: polls every predicate on every loop
+      iteration; waiter futures wake exactly the task that can proceed.
+
+Invariants
+    * A waiter future is in ``_waiters`` only while its task is parked on this channel
+      (a receive or a select); it is removed in ``finally`` whatever ends the wait.
+    * After ``close()`` no item is accepted; queued ones stay receivable; once drained
+      every receive returns :data:`~beamish.actors.CLOSED`.
+    * Imports no trio itself: it runs inside workflows. (The ``beamish`` package, whose
+      kernel does import trio, is passed through Temporal's sandbox, never re-imported.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import temporalio.workflow as workflow
+
+# The kernel's own CLOSED sentinel and WouldBlock, so drivers compare against one object
+# whichever backend made the channel.
+from beamish.actors._channel import CLOSED, WouldBlock
+from beamish.actors._errors import Error, ErrorKind, Timeout
+
+__all__ = ["CLOSED", "WorkflowChannel", "WouldBlock", "workflow_select"]
+
+
+class WorkflowChannel:
+    """An unbounded FIFO channel on the workflow loop (kernel ``Channel`` interface)."""
+
+    __slots__ = ("_closed", "_items", "_waiters", "name")
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self._items: deque[Any] = deque()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._closed = False
+
+    # -- producer side ------------------------------------------------------------------
+
+    def put_nowait(self, value: Any) -> None:
+        if self._closed:
+            raise Error(
+                f"send on closed channel {self.name or '(anonymous)'}",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        self._items.append(value)
+        self._wake_one()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for w in self._waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def _wake_one(self) -> None:
+        for w in self._waiters:
+            if not w.done():
+                w.set_result(None)
+                return
+
+    # -- consumer side ------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def receive_nowait(self) -> Any:
+        if self._items:
+            return self._items.popleft()
+        if self._closed:
+            return CLOSED
+        raise WouldBlock
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        """The oldest item (or CLOSED); :class:`Timeout` after ``timeout`` (durable timer)."""
+        got = await workflow_select((self,), timeout)
+        if got is None:
+            raise Timeout(f"receive timed out after {timeout:g}s on channel {self.name or '?'}")
+        return got[1]
+
+    def statistics(self) -> dict[str, Any]:
+        return {"queued": len(self._items), "waiters": len(self._waiters), "closed": self._closed}
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<WorkflowChannel {self.name!r} {state} queued={len(self._items)}>"
+
+
+def _ready(channels: Sequence[WorkflowChannel]) -> tuple[WorkflowChannel, Any] | None:
+    for ch in channels:
+        if ch._items:
+            return ch, ch._items.popleft()
+        if ch._closed:
+            return ch, CLOSED
+    return None
+
+
+async def workflow_select(
+    channels: Sequence[WorkflowChannel], timeout: float | None = None
+) -> tuple[WorkflowChannel, Any] | None:
+    """``(channel, item)`` for the first ready channel (earlier ones win ties), or
+    ``None`` when ``timeout`` seconds of workflow time pass first."""
+    for ch in channels:
+        if not isinstance(ch, WorkflowChannel):
+            raise Error(
+                f"cannot select on {ch!r} inside a workflow: only channels made by the "
+                "workflow context (inbox, events, listen, after, futures) can be awaited here",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+    got = _ready(channels)
+    if got is not None:
+        return got
+    if timeout is not None and timeout <= 0:
+        return None
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while True:
+        waiter: asyncio.Future[None] = loop.create_future()
+        for ch in channels:
+            ch._waiters.append(waiter)
+        try:
+            if deadline is None:
+                await waiter
+            else:
+                remaining = deadline - loop.time()
+                if remaining > 0:
+                    await workflow.wait([waiter], timeout=remaining)
+        finally:
+            for ch in channels:
+                try:
+                    ch._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            woken = waiter.done()
+            if not woken:
+                waiter.cancel()
+        got = _ready(channels)
+        if got is not None:
+            return got
+        if not woken:
+            return None  # the durable timer fired first
