@@ -12,6 +12,9 @@
     on error print ``error: <Kind>: <message>`` on stderr (exit 1). Each ARG is parsed as
     JSON where it parses, else taken as a string.
 
+Logs (Lua ``logger``, Python ``logging``) go to stderr at the level in
+``BEAMISH_LOG_LEVEL`` (default INFO), one line each with the Lua fields appended.
+
 Load errors (malformed YAML, unknown kinds, bad handlers, Lua syntax errors) are
 printed naming the file and entry, with exit code 2, before anything starts.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import signal
 import sys
@@ -60,6 +64,32 @@ def _default(obj: Any) -> Any:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, default=_default, ensure_ascii=False)
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """``12:00:01 INFO  orders.intake  order o-1 priced {total=25.0}``: the message, then
+    the structured fields a Lua ``logger:info(msg, fields)`` call attached."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "lua_fields", None)
+        if fields:
+            line += "  " + " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+        return line
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if root.handlers:  # configured by the embedding program
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s  %(message)s", "%H:%M:%S")
+    )
+    root.addHandler(handler)
+    root.setLevel(os.environ.get("BEAMISH_LOG_LEVEL", "INFO").upper())
+    for noisy in ("temporalio", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _print_error(exc: BaseException) -> None:
@@ -132,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run one entry (ns:name) with ARGs (JSON or strings), print its result, exit",
     )
     ns = parser.parse_args(argv)
+    _configure_logging()
     try:
         if ns.entry:
             return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:])

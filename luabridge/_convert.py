@@ -1,0 +1,356 @@
+"""Lua <-> Python values: one deep conversion each way, with written rules.
+
+Why: lupa converts only scalars by itself; a Lua table reaches Python as a live proxy
+(``_LuaTable``) into the Lua heap and a Python list reaches Lua as userdata indexed from
+0. Neither may cross a process boundary: messages, spawn arguments, call arguments and
+results, and values handed to Python modules must be plain, deep *copies* (a receiver
+can never mutate what the sender still holds). Every crossing goes through
+:class:`Converter`.
+
+The rules
+=========
+
+Python -> Lua (:meth:`Converter.to_lua`)
+
+=================================  ==========================================================
+``None``                           ``nil`` (as a list item: a hole; as a dict value: no key)
+``bool`` / ``int`` / ``float``     boolean / integer / float (Lua 5.5 keeps int and float
+                                   apart: ``1`` stays an integer, ``1.0`` a float). An ``int``
+                                   outside the signed 64-bit range is an error.
+``str``                            string (UTF-8)
+``bytes``, ``bytearray``           string (raw bytes)
+``list``, ``tuple``                sequence table ``{[1]=..., [n]=...}``
+``dict`` (any ``Mapping``)         table; keys must be ``str``, ``int``, ``float``, ``bool``
+empty ``dict``                     empty table *marked as a map* (so it comes back as ``{}``
+                                   and ``json.encode`` writes ``{}``)
+empty ``list``/``tuple``           empty table (comes back as ``[]``)
+:class:`beamish.actors.Error`      an error object (``err:kind()``, ``err:message()``...)
+types registered with              whatever the adapter returns (e.g. a ``Pid`` becomes its
+:meth:`Converter.register_type`    string, a ``datetime`` a ``time`` module Time)
+Lua objects of the same runtime    passed through unchanged (internal use only)
+anything else                      :class:`ConversionError`, naming the path and the type
+=================================  ==========================================================
+
+Lua -> Python (:meth:`Converter.from_lua`)
+
+=================================  ==========================================================
+``nil`` / boolean                  ``None`` / ``bool``
+integer / float                    ``int`` / ``float`` (never merged: ``2.0`` stays float)
+string                             ``str`` if valid UTF-8, else ``bytes``
+table with no keys                 ``[]``, or ``{}`` if it was marked as a map
+table whose keys are all positive  ``list`` of length max-key; missing slots (nil holes)
+integers, max key <= 2 x count     become ``None``. ``{1, nil, 3}`` -> ``[1, None, 3]``
+any other table                    ``dict``; keys string/number/boolean. ``{[5]=1}`` (too
+                                   sparse) -> ``{5: 1}``
+error object                       :class:`beamish.actors.Error` (kind, message, retryable,
+                                   details, stack)
+objects with an exporter           what the registered tag handler makes of their plain form
+function, thread, userdata         :class:`ConversionError` naming the path
+a table reachable from itself      :class:`ConversionError` ("cyclic table"); a subtable
+                                   shared by two branches is copied into both
+more than 1,000,000 nodes, or      :class:`ConversionError` (both directions for depth)
+nesting deeper than 200 levels
+=================================  ==========================================================
+
+Consequences worth knowing: trailing ``None`` items of a list are lost (Lua has no
+length for them); a dict with keys ``1..n`` comes back as a list; a tuple comes back as a
+list; ``bytes`` that happen to be valid UTF-8 come back as ``str``.
+
+Design chosen: the Lua -> Python walk happens *in Lua* (``export`` in the prelude): one
+call flattens the value into a tag string plus the scalar values, with cycle detection
+(lupa proxies have no identity in Python, so cycles cannot be detected there) and with
+raw access only (no script metamethod runs on the host's behalf). Python then rebuilds
+the value from that stream. Measured alternative rejected: walking ``_LuaTable.items()``
+recursively costs a Lua call per table and cannot detect cycles. Python -> Lua uses
+``LuaRuntime.table_from`` per container, with cycle detection by ``id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lupa import lua55 as _lua
+
+from beamish.actors._errors import Error, ErrorKind
+
+__all__ = ["ConversionError", "Converter"]
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**63 - 1
+_lua_type = _lua.lua_type
+_SCALARS = (type(None), bool, int, float, str)
+
+
+class ConversionError(Error):
+    """A value cannot cross the Lua/Python boundary; the message names where and why."""
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("retryable", False)
+        super().__init__(message, **kw)
+
+
+class Converter:
+    """Deep conversion between Python values and the Lua values of one runtime."""
+
+    def __init__(self, lua: Any, host: Any) -> None:
+        self._table_from = lua.table_from
+        self._mark_map = host.mark_map
+        self._new_error = host.new_error
+        self._export = host.export
+        self._unpack = host.unpack
+        self._pack = host.pack
+        self._adapters: dict[type, Callable[[Any], Any]] = {}
+        self._tags: dict[str, Callable[[Any], Any]] = {}
+
+    # -- extension points -------------------------------------------------------------
+
+    def register_type(self, tp: type, adapter: Callable[[Any], Any]) -> None:
+        """Convert instances of ``tp`` (and subclasses) with ``adapter`` on the way to Lua.
+
+        The adapter returns a Python value that is converted in its place, or a Lua
+        object of this runtime (used as is).
+        """
+        self._adapters[tp] = adapter
+
+    def register_tag(self, tag: str, decode: Callable[[Any], Any]) -> None:
+        """Decode objects the Lua exporter tagged ``tag`` (an upper-case letter)."""
+        self._tags[tag] = decode
+
+    # -- Python -> Lua ----------------------------------------------------------------
+
+    def to_lua(self, value: Any) -> Any:
+        """Convert a Python value to a Lua value (a fresh deep copy for containers)."""
+        tp = type(value)
+        if tp is str or tp is bool or tp is float or value is None:
+            return value
+        if tp is int:
+            if _INT_MIN <= value <= _INT_MAX:
+                return value
+            raise ConversionError(_int_range_message("value", value))
+        return self._to_lua(value, set(), "value")
+
+    def to_lua_args(self, values: Any) -> Any:
+        """A Lua ``table.pack``-style table ``{n=len, ...}`` of converted values."""
+        return self._table_from_args([self.to_lua(v) for v in values])
+
+    def _table_from_args(self, items: list[Any]) -> Any:
+        return self._pack(*items)
+
+    def _to_lua(self, value: Any, active: set[int], path: str) -> Any:
+        tp = type(value)
+        if tp is str or tp is bool or tp is float or value is None:
+            return value
+        if tp is int:
+            if _INT_MIN <= value <= _INT_MAX:
+                return value
+            raise ConversionError(_int_range_message(path, value))
+        if tp is bytes:
+            return value
+        if tp is bytearray or tp is memoryview:
+            return bytes(value)
+        if tp is list or tp is tuple:
+            return self._seq_to_lua(value, active, path)
+        if tp is dict:
+            return self._map_to_lua(value, active, path)
+        if isinstance(value, Error):
+            return self._error_to_lua(value, active, path)
+        adapter = self._find_adapter(tp)
+        if adapter is not None:
+            out = adapter(value)
+            if _lua_type(out) is not None:
+                return out
+            return self._to_lua(out, active, path)
+        if _lua_type(value) is not None:
+            return value
+        if isinstance(value, bool | int | float | str):  # subclasses (IntEnum, StrEnum...)
+            return self._to_lua(_base_scalar(value), active, path)
+        if isinstance(value, list | tuple):
+            return self._seq_to_lua(value, active, path)
+        if isinstance(value, Mapping):
+            return self._map_to_lua(value, active, path)
+        raise ConversionError(
+            f"{path}: a Python {tp.__name__} cannot be converted to Lua (use None, bool, "
+            "int, float, str, bytes, lists, tuples and dicts of them)"
+        )
+
+    def _find_adapter(self, tp: type) -> Callable[[Any], Any] | None:
+        if not self._adapters:
+            return None
+        for base in tp.__mro__:
+            adapter = self._adapters.get(base)
+            if adapter is not None:
+                return adapter
+        return None
+
+    def _seq_to_lua(self, value: Any, active: set[int], path: str) -> Any:
+        key = id(value)
+        if key in active:
+            raise ConversionError(f"{path}: cyclic list (a list that contains itself)")
+        _check_depth(active, path)
+        active.add(key)
+        try:
+            items = [
+                v if (type(v) is str or type(v) is float or v is None)
+                else self._to_lua(v, active, f"{path}[{i}]")
+                for i, v in enumerate(value, 1)
+            ]
+        finally:
+            active.discard(key)
+        return self._table_from(items)
+
+    def _map_to_lua(self, value: Mapping[Any, Any], active: set[int], path: str) -> Any:
+        if not value:
+            return self._mark_map(self._table_from({}))
+        key = id(value)
+        if key in active:
+            raise ConversionError(f"{path}: cyclic dict (a dict that contains itself)")
+        _check_depth(active, path)
+        active.add(key)
+        try:
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                tk = type(k)
+                if tk is str or tk is int or tk is float or tk is bool:
+                    if tk is int and not _INT_MIN <= k <= _INT_MAX:
+                        raise ConversionError(_int_range_message(f"{path} key", k))
+                    lk = k
+                elif tk is bytes:
+                    lk = k
+                elif isinstance(k, str | int | float):
+                    lk = _base_scalar(k)
+                else:
+                    raise ConversionError(
+                        f"{path}: dict key {k!r} of type {tk.__name__} cannot be converted to "
+                        "Lua (use str, int, float or bool keys)"
+                    )
+                out[lk] = self._to_lua(v, active, f"{path}.{k}")
+        finally:
+            active.discard(key)
+        return self._table_from(out)
+
+    def _error_to_lua(self, err: Error, active: set[int], path: str) -> Any:
+        details = err.details
+        if details is not None:
+            try:
+                details = self._to_lua(details, active, f"{path}.details")
+            except ConversionError:
+                details = str(details)
+        return self._new_error(err.kind.value, err.message, err.retryable, details, err.stack)
+
+    def error_to_lua(self, err: Error) -> Any:
+        """A Lua error object for ``err`` (details converted when possible)."""
+        return self._error_to_lua(err, set(), "error")
+
+    # -- Lua -> Python ----------------------------------------------------------------
+
+    def from_lua(self, value: Any) -> Any:
+        """Convert a Lua value (as lupa hands it over) to a plain Python value."""
+        if type(value) in _SCALARS:
+            return value
+        lt = _lua_type(value)
+        if lt == "table":
+            return self._from_table(value)
+        if lt is None:
+            # bytes cannot come from lupa with a UTF-8 runtime; anything else is a
+            # Python object that went through Lua untouched.
+            return value
+        raise ConversionError(
+            f"value: a Lua {lt} cannot be converted (only nil, booleans, numbers, strings "
+            "and tables of them cross the boundary)"
+        )
+
+    def from_lua_args(self, values: Any) -> list[Any]:
+        """Convert each of several Lua values (e.g. a function's results)."""
+        return [self.from_lua(v) for v in values]
+
+    def _from_table(self, table: Any) -> Any:
+        r = self._export(table)
+        tags = r[0]
+        if tags is None:
+            raise ConversionError(r[1])
+        nv = r[1]
+        if r[2] is None:
+            vals: Any = r[3:]
+        else:
+            big = r[2]
+            unpack = self._unpack
+            vals = []
+            for lo in range(1, nv + 1, 4000):
+                chunk = unpack(big, lo, min(lo + 3999, nv))
+                if type(chunk) is tuple:
+                    vals.extend(chunk)
+                else:
+                    vals.append(chunk)
+        return self._decode(tags, vals)
+
+    def _decode(self, tags: str, vals: Any) -> Any:
+        next_val = iter(vals).__next__
+        pos = 0
+        tag_handlers = self._tags
+
+        def node() -> Any:
+            nonlocal pos
+            tag = tags[pos]
+            pos += 1
+            if tag == "s" or tag == "i" or tag == "d":
+                return next_val()
+            if tag == "L":
+                return [node() for _ in range(next_val())]
+            if tag == "M":
+                d = {}
+                for _ in range(next_val()):
+                    k = node()
+                    d[k] = node()
+                return d
+            if tag == "n":
+                return None
+            if tag == "t":
+                return True
+            if tag == "f":
+                return False
+            if tag == "x":
+                return bytes.fromhex(next_val())
+            if tag == "X":  # a boxed binary string (top-level value of a step)
+                return bytes.fromhex(node())
+            if tag == "E":
+                kind, message, retryable, details, stack = node(), node(), node(), node(), node()
+                return Error(
+                    message if isinstance(message, str) else str(message),
+                    kind=kind if isinstance(kind, str) else ErrorKind.UNKNOWN,
+                    retryable=retryable if isinstance(retryable, bool) else None,
+                    details=details,
+                    stack=stack if isinstance(stack, str) else None,
+                )
+            handler = tag_handlers.get(tag)
+            plain = node()
+            if handler is None:
+                return plain
+            return handler(plain)
+
+        return node()
+
+
+#: Deepest nesting that crosses the boundary (the kernel's isolation uses the same bound).
+MAX_DEPTH = 200
+
+
+def _check_depth(active: set[int], path: str) -> None:
+    if len(active) >= MAX_DEPTH:
+        raise ConversionError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+
+
+def _int_range_message(path: str, value: int) -> str:
+    return (
+        f"{path}: integer {value} does not fit a Lua integer (signed 64-bit); "
+        "pass it as a string or a float"
+    )
+
+
+def _base_scalar(value: Any) -> Any:
+    for tp in (bool, int, float, str):
+        if isinstance(value, tp):
+            return tp(value)
+    return value

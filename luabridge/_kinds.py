@@ -1,0 +1,105 @@
+"""Entry kinds ``library.lua``, ``function.lua``, ``process.lua`` for the app shell.
+
+What it is for: the shell (``beamish._kinds``) collects ``KIND_HANDLERS`` from this
+package. Each handler checks its entries at load time (:func:`~._entries.check_entry`:
+file, syntax, imports, modules, method) and, when the app starts, registers them on the
+node: functions in ``node.functions``, process bodies with ``node.register_process``,
+libraries in the node's :class:`~._scripts.LuaScripts` so imports resolve.
+
+Duck-typed against the shell's ``Entry``/``Registry``/``App`` (``id``, ``kind``, ``meta``,
+``data``, ``error()``, ``ref()``, ``source_path()``; ``find()``; ``node``,
+``default_host()``): this layer must not import the shell.
+
+Order (the shell installs by ``order``): libraries (5) before functions (10) before
+processes (20), after hosts (0).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from ._entries import LUA_KINDS, LuaEntrySpec, check_entry, spec_from_entry
+from ._scripts import scripts_for
+
+__all__ = ["KIND_HANDLERS", "LuaFunctionKind", "LuaLibraryKind", "LuaProcessKind"]
+
+_specs: weakref.WeakKeyDictionary[Any, dict[str, LuaEntrySpec]] = weakref.WeakKeyDictionary()
+
+
+def _registry_specs(registry: Any) -> dict[str, LuaEntrySpec]:
+    """Specs of every Lua entry of ``registry`` (read once per registry)."""
+    specs = _specs.get(registry)
+    if specs is None:
+        specs = {}
+        for entry in registry:
+            if entry.kind in LUA_KINDS:
+                specs[entry.id] = spec_from_entry(entry)
+        _specs[registry] = specs
+    return specs
+
+
+class _LuaKind:
+    kind = ""
+    order = 0
+
+    def validate(self, entry: Any, registry: Any) -> None:
+        specs = _registry_specs(registry)
+        check_entry(specs[entry.id], specs.get, owner=registry)
+
+    def _install_spec(self, entry: Any, app: Any) -> tuple[Any, LuaEntrySpec]:
+        specs = _registry_specs(app.registry)
+        spec = specs.get(entry.id) or spec_from_entry(entry)
+        scripts = scripts_for(app.node)
+        for s in specs.values():  # libraries and entries any import may reach
+            if s.id not in scripts.specs:
+                scripts.add(s)
+        scripts.add(spec)
+        return scripts, spec
+
+
+class LuaLibraryKind(_LuaKind):
+    """``library.lua``: shared Lua code, reachable through ``imports`` + ``require``."""
+
+    kind = "library.lua"
+    order = 5
+
+    async def install(self, entry: Any, app: Any) -> None:
+        self._install_spec(entry, app)
+
+
+class LuaFunctionKind(_LuaKind):
+    """``function.lua``: a stateless Lua function called with ``funcs.call`` / ``node.call``."""
+
+    kind = "function.lua"
+    order = 10
+
+    async def install(self, entry: Any, app: Any) -> None:
+        scripts, _spec = self._install_spec(entry, app)
+        app.node.functions.register(entry.id, scripts.function(entry.id), meta=entry.meta)
+
+    async def run(self, entry: Any, app: Any, args: tuple[Any, ...]) -> Any:
+        return await app.node.call(entry.id, *args)
+
+
+class LuaProcessKind(_LuaKind):
+    """``process.lua``: an actor whose ``method`` receives the spawn arguments."""
+
+    kind = "process.lua"
+    order = 20
+
+    async def install(self, entry: Any, app: Any) -> None:
+        scripts, _spec = self._install_spec(entry, app)
+        app.node.register_process(entry.id, scripts.process_body(entry.id))
+
+    async def run(self, entry: Any, app: Any, args: tuple[Any, ...]) -> Any:
+        return await app.node.exec(entry.id, *args, host=_process_host(entry, app))
+
+
+def _process_host(entry: Any, app: Any) -> str:
+    host = entry.data.get("host") or entry.meta.get("default_host")
+    return entry.ref(host) if host else app.default_host()
+
+
+#: Collected by the app shell.
+KIND_HANDLERS = (LuaLibraryKind(), LuaFunctionKind(), LuaProcessKind())

@@ -1,0 +1,341 @@
+"""Shared Lua machinery of the modules, and the ``channel`` module with ``coroutine.spawn``.
+
+What it is for: the pieces every module uses — the command protocol (yield ``CMD, op,
+...``; resume with ``0, values...`` or ``1, error`` to raise), channel objects (a Lua
+table whose Python :class:`~._channels.LChannel` sits in a hidden weak table, so scripts
+never touch a Python object), message and payload objects — plus the ``channel`` global
+(``channel.new``, ``ch:send/receive/close``, ``case_send``/``case_receive``,
+``channel.select`` with ``default``) and ``coroutine.spawn``.
+
+Lua objects (all with protected metatables, methods via ``__index``):
+
+* channel: ``ch:send(v)`` -> ``true`` (raises on a closed channel), ``ch:receive()`` ->
+  ``v, true`` | ``nil, false``, ``ch:close()``, ``ch:case_send(v)``,
+  ``ch:case_receive()``; equal to itself only (``r.channel == ch`` after select).
+* message: ``msg:topic()``, ``msg:from()`` (sender PID string or nil),
+  ``msg:payload()`` -> payload; payload: ``p:data()`` (one value, or an array when the
+  send had several, nil when none), ``p:get_format()`` (``"lua/any"``), ``p:unmarshal()``.
+  (A message is its own payload object: one table per message.) Sent on to another
+  process, a message or payload object travels as its data.
+
+``channel.select{...}`` returns ``{channel=ch, value=v, ok=bool}`` (``value`` absent for a
+send case) or ``{default=true, ok=true}``; the first ready case in table order wins.
+A channel cannot be sent to another process (conversion refuses it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beamish.actors._errors import Error, ErrorKind
+
+from ._channels import LChannel, SendOnClosed, Waiter
+from ._commands import BLOCKED, command
+from ._convert import ConversionError
+
+__all__ = ["CORE_LUA", "install_core"]
+
+CORE_LUA = r"""
+local host, H_call, H_send = ...
+local CMD = host.CMD
+local box_args = host.box_args
+local co_yield = coroutine.yield
+local setmetatable, type, error = setmetatable, type, error
+local select, rawget, tostring = select, rawget, tostring
+local rawequal = rawequal
+local pack, unpack = table.pack, table.unpack
+local unbox = host.unbox
+local dbg_getmetatable = debug.getmetatable
+
+local core = {unbox = unbox}
+
+local function finish(st, ...)
+  if st == 0 then return ... end
+  error((...), 0)
+end
+local function command(...) return finish(co_yield(CMD, ...)) end
+core.command = command
+-- Operations that never block call the driver directly (no yield: cheaper, and they
+-- work across C boundaries such as table.sort comparators).
+local function sync(...) return finish(H_call(...)) end
+core.sync = sync
+core.box_args = box_args
+core.finish = finish
+core.H_send = H_send
+
+-- channels ---------------------------------------------------------------------
+local HANDLE = setmetatable({}, {__mode = "k"})
+local CH = {}
+local CH_MT = {__index = CH, __metatable = "channel",
+               __tostring = function() return "channel" end}
+local CASE_MT = {__metatable = "case"}
+core.CH_MT = CH_MT
+
+local function wrap_channel(h)
+  local ch = setmetatable({}, CH_MT)
+  HANDLE[ch] = h
+  return ch
+end
+core.wrap_channel = wrap_channel
+
+local function handle(ch, fname)
+  local h = (type(ch) == "table") and HANDLE[ch] or nil
+  if h == nil then error("bad argument to '" .. fname .. "' (channel expected)", 3) end
+  return h
+end
+core.handle = handle
+
+-- A received message arrives as MSG_MARK, topic, from, n, payload... and is built
+-- here, in Lua (cheaper than one more call from Python per message).
+local MSG_MARK = setmetatable({}, {__metatable = false})
+core.MSG_MARK = MSG_MARK
+local new_message
+local function recv_finish(v, ok, ...)
+  if rawequal(v, MSG_MARK) then return new_message(ok, ...), true end
+  return unbox(v), ok
+end
+
+function CH.send(self, v) return command("ch_send", handle(self, "send"), v) end
+-- the hottest call: inlined (no handle()/command()/finish() frames)
+local function recv_resumed(st, v, ...)
+  if st ~= 0 then error(v, 0) end
+  return recv_finish(v, ...)
+end
+function CH.receive(self)
+  local h = HANDLE[self]
+  if h == nil then handle(self, "receive") end
+  return recv_resumed(co_yield(CMD, "ch_recv", h))
+end
+function CH.close(self) return sync("ch_close", handle(self, "close")) end
+function CH.case_send(self, v)
+  return setmetatable({ch = self, h = handle(self, "case_send"), send = true, value = v}, CASE_MT)
+end
+function CH.case_receive(self)
+  return setmetatable({ch = self, h = handle(self, "case_receive"), send = false}, CASE_MT)
+end
+
+local channel = {}
+local select_finish
+function channel.new(size)
+  if size ~= nil and (math.type(size) ~= "integer" or size < 0) then
+    error("bad argument #1 to 'channel.new' (non-negative integer expected)", 2)
+  end
+  return wrap_channel(sync("ch_new", size or 0))
+end
+function channel.select(cases)
+  if type(cases) ~= "table" then
+    error("bad argument #1 to 'select' (table of cases expected)", 2)
+  end
+  local n = #cases
+  local flat = {}
+  for i = 1, n do
+    local c = cases[i]
+    if dbg_getmetatable(c) ~= CASE_MT then
+      error("bad case #" .. i .. " in select (use ch:case_receive() or ch:case_send(v))", 2)
+    end
+    flat[3 * i - 2] = c.h
+    flat[3 * i - 1] = c.send
+    flat[3 * i] = c.value
+  end
+  return select_finish(cases, command("select", cases.default == true, n, unpack(flat, 1, 3 * n)))
+end
+function select_finish(cases, idx, ...)
+  if idx == 0 then return {default = true, ok = true} end
+  local c = cases[idx]
+  local v, ok = recv_finish(...)
+  if c.send then return {channel = c.ch, ok = ok} end
+  return {channel = c.ch, value = v, ok = ok}
+end
+core.channel = channel
+
+-- coroutine.spawn ----------------------------------------------------------------
+local add_task_co, current_process = host.add_task_co, host.current_process
+function core.spawn(fn)
+  if type(fn) ~= "function" then error("bad argument #1 to 'spawn' (function expected)", 2) end
+  local P = current_process()
+  if P == nil then error("coroutine.spawn needs a running process", 2) end
+  local tid, co = add_task_co(P, fn)
+  sync("spawn_task", tid)
+  return co
+end
+
+-- messages and payloads -------------------------------------------------------------
+local PAYLOAD = {}
+local PAYLOAD_MT = {__index = PAYLOAD, __metatable = "payload"}
+function PAYLOAD.data(p) return p[1] end
+function PAYLOAD.unmarshal(p) return p[1] end
+function PAYLOAD.get_format(p) return "lua/any" end
+local function new_payload(v) return setmetatable({v}, PAYLOAD_MT) end
+core.new_payload = new_payload
+core.PAYLOAD_MT = PAYLOAD_MT
+
+-- A message is one table {topic, from, data}; msg:payload() is the message itself
+-- seen as its payload (it answers :data(), :get_format(), :unmarshal()), which saves a
+-- table per received message. Both export as the data when sent on.
+local MSG = {}
+local MSG_MT = {__index = MSG, __metatable = "message"}
+function MSG.topic(m) return m[1] end
+function MSG.from(m) return m[2] end
+function MSG.payload(m) return m end
+function MSG.data(m) return m[3] end
+function MSG.unmarshal(m) return m[3] end
+function MSG.get_format(m) return "lua/any" end
+core.MSG_MT = MSG_MT
+-- new_message(topic, from, n, payload values...)
+function new_message(topic, from, n, ...)
+  local data
+  if n == 1 then data = ... elseif n > 1 then data = {...} end
+  return setmetatable({topic, from, data}, MSG_MT)
+end
+core.new_message = new_message
+-- listen() without {message=true}: the payload value(s) themselves
+function core.payload_value(n, ...)
+  if n == 1 then return (...) end
+  if n > 1 then return {...} end
+  return nil
+end
+
+-- conversion of these objects when they cross to Python
+host.EXPORT[CH_MT] = function(ch) return "C", "channel" end
+host.EXPORT[PAYLOAD_MT] = function(p) return "P", p[1] end
+host.EXPORT[MSG_MT] = function(m) return "G", m[3] end
+
+return core
+"""
+
+
+def install_core(sb: Any) -> Any:
+    """Run the core chunk in ``sb``; returns the core table (kept on ``sb.core``)."""
+    from ._lib_process import direct_send
+
+    core = sb.eval_privileged(CORE_LUA, sb.host, _direct_caller(sb), direct_send(sb))
+
+    def refuse_channel(_plain: Any) -> Any:
+        raise ConversionError(
+            "a channel cannot leave its process (send values, not channels)"
+        )
+
+    sb.convert.register_tag("C", refuse_channel)
+    sb.convert.register_tag("P", lambda plain: plain)
+    sb.convert.register_tag("G", lambda plain: plain)
+    sb.core = core
+    sb.lua_command = core.command
+    return core
+
+
+def _direct_caller(sb: Any) -> Any:
+    """The Python side of ``core.sync``: run a non-blocking command for the current task.
+
+    Never raises into Lua (a Python exception would reach the script as an object):
+    failures come back as ``(1, error)`` like a command's.
+    """
+    from ._commands import COMMANDS
+
+    def H_call(op: Any, *args: Any) -> Any:
+        drv = sb.current
+        if drv is None:
+            return (1, sb.convert.error_to_lua(Error(
+                f"'{op}' needs a running process or function", kind=ErrorKind.INVALID)))
+        out = drv._perform(COMMANDS.get(op), op, 0, args)
+        if type(out) is tuple:
+            return out
+        return (1, sb.convert.error_to_lua(Error(
+            f"'{op}' would block where it cannot", kind=ErrorKind.INTERNAL)))
+
+    return H_call
+
+
+# -- handlers ---------------------------------------------------------------------------
+
+_OK = (0,)
+_OK_TRUE = (0, True)
+
+
+def _channel(h: Any, fname: str) -> LChannel:
+    if type(h) is not LChannel:
+        raise Error(f"bad argument to '{fname}' (channel expected)", kind=ErrorKind.INVALID)
+    return h
+
+
+@command("ch_new")
+def _ch_new(drv: Any, tid: int, size: Any) -> tuple[Any, ...]:
+    return (0, LChannel(int(size or 0)))
+
+
+@command("ch_send")
+def _ch_send(drv: Any, tid: int, h: Any, value: Any = None) -> Any:
+    ch = _channel(h, "send")
+    if ch.source is not None:
+        return (1, drv.sb.convert.error_to_lua(Error(
+            f"cannot send on a receive-only channel ({ch.kind})", kind=ErrorKind.INVALID)))
+    try:
+        if ch.try_send(value):
+            return _OK_TRUE
+    except SendOnClosed:
+        return (1, drv.send_on_closed_error())
+    ch.park_sender(Waiter(drv, tid), 0, value)
+    return BLOCKED
+
+
+@command("ch_recv")
+def _ch_recv(drv: Any, tid: int, h: Any) -> Any:
+    if type(h) is LChannel and h.source is not None and not h.buf and not h.sendq:
+        return h  # the common case: an empty context channel (inbox, events...)
+    ch = _channel(h, "receive")
+    r = ch.try_receive(poll_source=False)
+    if r is not None:
+        return (0, *r)
+    if ch.source is not None:
+        # The channel itself: the driver awaits its source directly when this is the
+        # only task of the process, else parks the task (see Driver.run).
+        return ch
+    ch.park_receiver(Waiter(drv, tid))
+    drv.park_on(ch)
+    return BLOCKED
+
+
+@command("ch_close")
+def _ch_close(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    _channel(h, "close").close()
+    return _OK
+
+
+@command("select")
+def _select(drv: Any, tid: int, has_default: Any, n: int, *flat: Any) -> Any:
+    cases = []
+    for i in range(n):
+        h, is_send = flat[3 * i], flat[3 * i + 1]
+        value = flat[3 * i + 2] if 3 * i + 2 < len(flat) else None
+        cases.append((_channel(h, "select"), bool(is_send), value))
+    for i, (ch, is_send, value) in enumerate(cases, 1):
+        if is_send:
+            if ch.source is not None:
+                raise Error("cannot send on a receive-only channel", kind=ErrorKind.INVALID)
+            try:
+                if ch.try_send(value):
+                    return (0, i, None, True)
+            except SendOnClosed:
+                return (1, drv.send_on_closed_error())
+        else:
+            r = ch.try_receive()
+            if r is not None:
+                return (0, i, *r)
+    if has_default:
+        return (0, 0)
+    if not cases:
+        raise Error("select with no cases and no default blocks forever",
+                    kind=ErrorKind.INVALID)
+    w = Waiter(drv, tid, is_select=True)
+    for i, (ch, is_send, value) in enumerate(cases, 1):
+        if is_send:
+            ch.park_sender(w, i, value)
+        else:
+            ch.park_receiver(w, i)
+            drv.park_on(ch)
+    return BLOCKED
+
+
+@command("spawn_task")
+def _spawn_task(drv: Any, tid: int, new_tid: int) -> tuple[Any, ...]:
+    drv.add_task(new_tid)
+    return _OK

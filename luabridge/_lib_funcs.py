@@ -1,0 +1,259 @@
+"""The ``funcs`` Lua module (``require("funcs")``): calling functions by entry ID.
+
+Wippy's API (``lua-api.md`` §1.4):
+
+=====================================  ====================================================
+``funcs.call(id, ...)``                ``result`` | ``nil, err``; runs in the caller's
+                                       context (values inherited, cancelled with it)
+``funcs.async(id, ...)``               a Future (``nil, err`` if the ID is unknown)
+``funcs.new()``                        an immutable Executor
+``ex:with_context(t)``                 merged over the caller's values (explicit wins)
+``ex:with_options(t)``                 ``{timeout = ms}``; other keys pass to the context
+``ex:with_actor(a)``/``with_scope(s)``  accepted, no effect (beamish has no ABAC yet)
+``ex:call(id, ...)``/``ex:async(...)``  as above with the executor's settings
+=====================================  ====================================================
+
+Future: ``f:response()`` / ``f:channel()`` -> a channel that yields one payload
+(``:data()``) and then closes; ``f:is_complete()``, ``f:is_canceled()``; ``f:result()``
+-> ``nil, nil`` while running, ``payload, nil`` when done, ``nil, err`` on failure or
+cancel (kind CANCELED); ``f:error()`` -> ``err, true`` | ``nil, false``;
+``f:cancel()`` -> ``true`` | ``false, err`` (best effort).
+
+Both Lua and Python functions are reachable: the context's function registry holds
+both, and values cross with the converter's rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beamish.actors._errors import Error, ErrorKind
+
+from ._channels import LChannel, Waiter
+from ._commands import BLOCKED, DirectAwait, command
+
+__all__ = ["FUNCS_LUA"]
+
+FUNCS_LUA = r"""
+local core = ...
+local command = core.command
+local sync = core.sync
+local type, error, setmetatable, pairs = type, error, setmetatable, pairs
+
+local funcs = {}
+function funcs.call(id, ...) return command("call", nil, id, ...) end
+function funcs.async(id, ...)
+  local h, err = sync("call_async", nil, id, ...)
+  if h == nil then return nil, err end
+  return core.new_future(h)
+end
+
+local EX = {}
+local EX_MT = {__index = EX, __metatable = "executor"}
+local function merge(a, b)
+  local out = {}
+  if a then for k, v in pairs(a) do out[k] = v end end
+  if b then for k, v in pairs(b) do out[k] = v end end
+  return out
+end
+function funcs.new() return setmetatable({}, EX_MT) end
+function EX.with_context(ex, t)
+  if type(t) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
+  return setmetatable({context = merge(ex.context, t), options = ex.options}, EX_MT)
+end
+function EX.with_options(ex, t)
+  if type(t) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
+  return setmetatable({context = ex.context, options = merge(ex.options, t)}, EX_MT)
+end
+function EX.with_actor(ex) return ex end
+function EX.with_scope(ex) return ex end
+function EX.call(ex, id, ...) return command("call", ex, id, ...) end
+function EX.async(ex, id, ...)
+  local h, err = sync("call_async", ex, id, ...)
+  if h == nil then return nil, err end
+  return core.new_future(h)
+end
+
+-- futures
+local HANDLE = setmetatable({}, {__mode = "k"})
+local F = {}
+local F_MT = {__index = F, __metatable = "future"}
+function core.new_future(h)
+  local f = setmetatable({}, F_MT)
+  HANDLE[f] = h
+  return f
+end
+local function fh(f)
+  local h = HANDLE[f]
+  if h == nil then error("future expected", 3) end
+  return h
+end
+function F.response(f) return sync("future_channel", fh(f)) end
+F.channel = F.response
+function F.is_complete(f) return sync("future_state", fh(f), "complete") end
+function F.is_canceled(f) return sync("future_state", fh(f), "canceled") end
+function F.result(f)
+  local done, value, err = sync("future_result", fh(f))
+  if not done then return nil, nil end
+  if err ~= nil then return nil, err end
+  return core.new_payload(value), nil
+end
+function F.error(f)
+  local done, value, err = sync("future_result", fh(f))
+  if done and err ~= nil then return err, true end
+  return nil, false
+end
+function F.cancel(f) return sync("future_cancel", fh(f)) end
+
+return funcs
+"""
+
+
+class _FutureRef:
+    """What Lua holds for a future: the context's future and its channel (lazily)."""
+
+    __slots__ = ("channel", "future")
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self.channel: Any = None
+
+
+def _call_settings(drv: Any, ex: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if ex is None:
+        return kw
+    spec = drv.sb.from_lua(ex)
+    if not isinstance(spec, dict):
+        return kw
+    context = spec.get("context")
+    if context:
+        kw["context"] = context
+    options = dict(spec.get("options") or {})
+    timeout = options.pop("timeout", None)
+    if timeout is not None:
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise Error("option 'timeout' must be a positive number of milliseconds",
+                        kind=ErrorKind.INVALID)
+        kw["timeout"] = timeout / 1000.0
+    if options:
+        kw["options"] = options
+    return kw
+
+
+def _check_id(func_id: Any) -> str:
+    if not isinstance(func_id, str) or not func_id:
+        raise Error("function ID must be a non-empty 'namespace:name' string",
+                    kind=ErrorKind.INVALID, retryable=False)
+    ns, sep, name = func_id.partition(":")
+    if not sep or not ns or not name:
+        raise Error(f"invalid function ID {func_id!r}: expected 'namespace:name'",
+                    kind=ErrorKind.INVALID, retryable=False)
+    return func_id
+
+
+def _nil_err(drv: Any, exc: Error) -> tuple[Any, ...]:
+    return (0, None, drv.sb.convert.error_to_lua(exc))
+
+
+@command("call")
+def _call(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
+    sb = drv.sb
+    try:
+        func_id = _check_id(func_id)
+        kw = _call_settings(drv, ex)
+        payload = tuple(sb.from_lua(a) for a in args)
+    except Error as exc:
+        return _nil_err(drv, exc)
+    ctx = drv.ctx
+
+    async def direct() -> tuple[Any, ...]:
+        try:
+            value = await ctx.call(func_id, *payload, **kw)
+        except Error as exc:
+            return _nil_err(drv, exc)
+        return (0, sb.to_lua(value))
+
+    def via_future(drv_: Any, tid_: int) -> Any:
+        try:
+            fut = ctx.call_async(func_id, *payload, **kw)
+        except Error as exc:
+            return _nil_err(drv, exc)
+
+        def adapt(item: Any) -> tuple[Any, ...]:
+            value, error = item
+            if error is not None:
+                return (None, sb.convert.error_to_lua(error))
+            return (sb.to_lua(value),)
+
+        ch = LChannel(source=fut.channel, adapt=adapt, kind=f"call:{func_id}")
+        ch.park_receiver(Waiter(drv, tid_))
+        drv.park_on(ch)
+        return BLOCKED
+
+    return DirectAwait(direct, via_future)
+
+
+@command("call_async")
+def _call_async(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
+    sb = drv.sb
+    try:
+        func_id = _check_id(func_id)
+        kw = _call_settings(drv, ex)
+        payload = tuple(sb.from_lua(a) for a in args)
+        fut = drv.ctx.call_async(func_id, *payload, **kw)
+    except Error as exc:
+        return _nil_err(drv, exc)
+    return (0, _FutureRef(fut))
+
+
+def _ref(h: Any) -> _FutureRef:
+    if type(h) is not _FutureRef:
+        raise Error("future expected", kind=ErrorKind.INVALID)
+    return h
+
+
+@command("future_channel")
+def _future_channel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    ref = _ref(h)
+    if ref.channel is None:
+        sb = drv.sb
+        new_payload = sb.lib.new_payload
+
+        def adapt(item: Any) -> tuple[Any, ...]:
+            value, error = item
+            if error is not None:
+                return (new_payload(sb.convert.error_to_lua(error)), True)
+            return (new_payload(sb.to_lua(value)), True)
+
+        lch = LChannel(1, source=ref.future.channel, adapt=adapt, kind="future")
+        ref.channel = sb.lib.wrap_channel(lch)
+    return (0, ref.channel)
+
+
+@command("future_state")
+def _future_state(drv: Any, tid: int, h: Any, which: Any) -> tuple[Any, ...]:
+    fut = _ref(h).future
+    if which == "canceled":
+        return (0, bool(fut.is_canceled()))
+    return (0, bool(fut.is_complete()))
+
+
+@command("future_result")
+def _future_result(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    fut = _ref(h).future
+    if not fut.is_complete():
+        return (0, False, None, None)
+    value, error = fut.result_nowait()
+    if error is not None:
+        return (0, True, None, drv.sb.convert.error_to_lua(error))
+    return (0, True, drv.sb.to_lua(value), None)
+
+
+@command("future_cancel")
+def _future_cancel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    fut = _ref(h).future
+    if fut.cancel():
+        return (0, True)
+    return (0, False, drv.sb.convert.error_to_lua(
+        Error("the call already finished", kind=ErrorKind.INVALID, retryable=False)))

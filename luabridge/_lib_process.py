@@ -1,0 +1,600 @@
+"""The ``process`` Lua module (a global): PIDs, messages, spawning, links, names.
+
+Wippy's API (``lua-api.md`` §1.2), each call performed through the driver's context:
+
+=============================================  ===============================================
+``process.pid()`` / ``process.id()``           own PID string / running entry ID
+``process.send(dest, topic, ...)``             ``true`` | ``nil, err`` (dest: PID or name;
+                                               ``@`` topics and dead PIDs are errors)
+``process.spawn[_monitored|_linked|            ``pid`` | ``nil, err``; the extra arguments are
+_linked_monitored](id, host, ...)``            the entry method's parameters
+``process.exec(id, host, ...)``                the child's result | ``nil, err``
+``process.terminate(dest)``,                   ``true`` | ``nil, err``
+``process.cancel(dest, reason?)``,
+``process.monitor/unmonitor/link/unlink``
+``process.inbox()`` / ``process.events()``     the same channel every call
+``process.listen(topic, {message=bool}?)``     a channel of payload values (or messages)
+``process.unlisten(ch)``                       closes it; later messages go to the inbox
+``process.get_options()`` / ``set_options(t)``  ``{trap_links=bool}``; other keys are INVALID
+``process.registry.register(name, pid?)``,     ``true`` | ``nil, err``; ``pid`` | ``nil, err``;
+``lookup(name)``, ``unregister(name)``         ``bool``
+``process.with_context(t)``,                   immutable spawn builders with ``with_name``,
+``process.with_options(t)``                    ``with_message``, ``with_context``,
+                                               ``with_options`` and ``spawn*`` / ``exec``
+``process.event.EXIT/CANCEL/LINK_DOWN``        ``"pid.exit"``, ``"pid.cancel"``,
+                                               ``"pid.link.down"``
+=============================================  ===============================================
+
+Event tables from ``process.events()``: ``kind``, ``from`` (PID string), ``result =
+{value=..., error=err}`` for EXIT and LINK_DOWN, ``reason`` for CANCEL.
+
+Values crossing to another process are converted (deep copies) by
+:class:`~._convert.Converter`; a spawn with no host uses the spawner's own host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beamish.actors import Event, EventKind, Message, Pid, ProcessExit
+from beamish.actors._errors import Error, ErrorKind, as_error
+
+from ._channels import LChannel
+from ._commands import ArgumentError, DirectAwait, command, raises
+
+__all__ = ["PROCESS_LUA"]
+
+PROCESS_LUA = r"""
+local core = ...
+local command = core.command
+local sync = core.sync
+local type, error, setmetatable, pairs, select = type, error, setmetatable, pairs, select
+local pack, unpack = table.pack, table.unpack
+
+local process = {}
+function process.pid() return sync("pid") end
+function process.id() return sync("id") end
+local box_args, finish, H_send = core.box_args, core.finish, core.H_send
+local utf8_len = utf8.len
+-- H_send answers true, or nil + err (returned), or false + err (raised)
+local function send_result(ok, err)
+  if ok then return true end
+  if ok == false then error(err, 3) end
+  return nil, err
+end
+function process.send(dest, topic, ...)
+  if select("#", ...) == 1 then  -- the common case, without the boxing helper
+    local v = ...
+    if type(v) ~= "string" or utf8_len(v) then
+      local ok, err = H_send(dest, topic, v)
+      if ok then return true end
+      return send_result(ok, err)
+    end
+  end
+  return send_result(H_send(dest, topic, box_args(...)))
+end
+
+local function spawner(flags)
+  return function(id, host, ...) return sync("spawn", flags, nil, id, host, box_args(...)) end
+end
+process.spawn = spawner(0)
+process.spawn_monitored = spawner(1)
+process.spawn_linked = spawner(2)
+process.spawn_linked_monitored = spawner(3)
+function process.exec(id, host, ...) return command("exec", nil, id, host, ...) end
+
+function process.terminate(dest) return sync("terminate", dest) end
+function process.cancel(dest, reason) return sync("cancel", dest, reason) end
+function process.monitor(dest) return sync("monitor", dest) end
+function process.unmonitor(dest) return sync("unmonitor", dest) end
+function process.link(dest) return sync("link", dest) end
+function process.unlink(dest) return sync("unlink", dest) end
+
+function process.get_options() return {trap_links = sync("get_trap_links")} end
+function process.set_options(t)
+  if type(t) ~= "table" then error("bad argument #1 to 'set_options' (table expected)", 2) end
+  for k, v in pairs(t) do
+    if k ~= "trap_links" then
+      return false, errors.new{kind = errors.INVALID, retryable = false,
+                               message = "option " .. tostring(k) .. " is not supported"}
+    end
+    if type(v) ~= "boolean" then
+      return false, errors.new{kind = errors.INVALID, retryable = false,
+                               message = "option trap_links must be a boolean"}
+    end
+  end
+  if t.trap_links ~= nil then sync("set_trap_links", t.trap_links) end
+  return true, nil
+end
+
+function process.inbox() return sync("inbox") end
+function process.events() return sync("events") end
+function process.listen(topic, opts)
+  local as_message = type(opts) == "table" and opts.message == true
+  return sync("listen", topic, as_message)
+end
+function process.unlisten(ch) return sync("unlisten", core.handle(ch, "unlisten")) end
+
+process.registry = {
+  register = function(name, pid) return sync("register", name, pid) end,
+  lookup = function(name) return sync("lookup", name) end,
+  unregister = function(name) return sync("unregister", name) end,
+  LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3,
+}
+process.event = {EXIT = "pid.exit", CANCEL = "pid.cancel", LINK_DOWN = "pid.link.down"}
+
+function process.upgrade()
+  error(errors.new{kind = errors.INVALID, retryable = false,
+                   message = "process.upgrade is not supported by beamish"}, 2)
+end
+
+-- Spawn builders: immutable; every with_* returns a new builder.
+local B = {}
+local B_MT = {__index = B, __metatable = "spawner"}
+local function merge(a, b)
+  local out = {}
+  if a then for k, v in pairs(a) do out[k] = v end end
+  if b then for k, v in pairs(b) do out[k] = v end end
+  return out
+end
+local function builder(fields) return setmetatable(fields, B_MT) end
+local function copy(b, changes)
+  local f = {context = b.context, options = b.options, name = b.name, messages = b.messages}
+  for k, v in pairs(changes) do f[k] = v end
+  return builder(f)
+end
+function B.with_context(b, t)
+  if type(t) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
+  return copy(b, {context = merge(b.context, t)})
+end
+function B.with_options(b, t)
+  if type(t) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
+  return copy(b, {options = merge(b.options, t)})
+end
+function B.with_name(b, name)
+  if type(name) ~= "string" or name == "" then
+    error("bad argument #1 to 'with_name' (name expected)", 2)
+  end
+  return copy(b, {name = name})
+end
+function B.with_message(b, topic, ...)
+  if type(topic) ~= "string" then error("bad argument #1 to 'with_message' (topic expected)", 2) end
+  local msgs = {}
+  if b.messages then for i, m in ipairs(b.messages) do msgs[i] = m end end
+  msgs[#msgs + 1] = {topic, pack(...)}
+  return copy(b, {messages = msgs})
+end
+function B.with_actor(b) return b end
+function B.with_scope(b) return b end
+local function bspawn(flags)
+  return function(b, id, host, ...) return sync("spawn", flags, b, id, host, box_args(...)) end
+end
+B.spawn = bspawn(0)
+B.spawn_monitored = bspawn(1)
+B.spawn_linked = bspawn(2)
+B.spawn_linked_monitored = bspawn(3)
+function B.exec(b, id, host, ...) return command("exec", b, id, host, ...) end
+
+function process.with_context(t) return B.with_context(builder({}), t) end
+function process.with_options(t) return B.with_options(builder({}), t or {}) end
+
+return process
+"""
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def _err(drv: Any, exc: Error) -> tuple[Any, ...]:
+    """``nil, err`` for the Lua caller (bad arguments and unconvertible values raise)."""
+    if raises(exc):
+        return (1, drv.sb.convert.error_to_lua(exc))
+    return (0, None, drv.sb.convert.error_to_lua(exc))
+
+
+def _dest(dest: Any, drv: Any = None) -> Any:
+    if type(dest) is str and dest:
+        if drv is not None and dest[0] == "{":
+            pids = drv.sb.pids
+            pid = pids.get(dest)
+            if pid is None and Pid.looks_like(dest):
+                if len(pids) > 4096:
+                    pids.clear()
+                pid = pids[dest] = Pid.parse(dest)
+            if pid is not None:
+                return pid
+        return dest
+    raise ArgumentError(
+        f"destination must be a PID string or a registered name, got {_lua_type_name(dest)}"
+    )
+
+
+def _lua_type_name(v: Any) -> str:
+    if v is None:
+        return "nil"
+    return type(v).__name__
+
+
+def _payload(drv: Any, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    fl = drv.sb.from_lua
+    return tuple(fl(v) for v in values)
+
+
+def _default_host(drv: Any) -> str | None:
+    pid = getattr(drv.ctx, "pid", None)
+    host = getattr(pid, "host", None)
+    if not host or host.startswith("node:functions"):
+        return None
+    return host
+
+
+def _spawn_kwargs(drv: Any, b: Any, host: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if host is not None:
+        if not isinstance(host, str) or not host:
+            raise Error("host must be a host entry ID string", kind=ErrorKind.INVALID)
+        kw["host"] = host
+    else:
+        kw["host"] = _default_host(drv)
+    if b is not None:
+        spec = drv.sb.from_lua(b)
+        if spec.get("name") is not None:
+            kw["name"] = spec["name"]
+        if spec.get("context"):
+            kw["context"] = spec["context"]
+        if spec.get("options"):
+            kw["options"] = spec["options"]
+        msgs = spec.get("messages")
+        if msgs:
+            out = []
+            for m in msgs:
+                topic, packed = m[0], m[1] if len(m) > 1 else {}
+                n = packed.get("n", 0) if isinstance(packed, dict) else len(packed)
+                if isinstance(packed, dict):
+                    payload = tuple(packed.get(i) for i in range(1, n + 1))
+                else:
+                    payload = tuple(packed)
+                out.append((topic, payload))
+            kw["messages"] = out
+    return kw
+
+
+def _target(target: Any) -> str:
+    if not isinstance(target, str) or ":" not in target:
+        raise ArgumentError(f"entry ID must be a 'namespace:name' string, got {target!r}")
+    return target
+
+
+# -- identity and messaging ----------------------------------------------------------------
+
+@command("pid")
+def _pid(drv: Any, tid: int) -> tuple[Any, ...]:
+    return (0, str(drv.ctx.pid))
+
+
+@command("id")
+def _id(drv: Any, tid: int) -> tuple[Any, ...]:
+    return (0, drv.ctx.entry_id)
+
+
+@command("send")
+def _send(drv: Any, tid: int, dest: Any = None, topic: Any = None, *payload: Any) -> Any:
+    try:
+        if not isinstance(topic, str):
+            raise Error("topic must be a string", kind=ErrorKind.INVALID, retryable=False)
+        drv.ctx.send(_dest(dest, drv), topic, *(_payload(drv, payload) if payload else ()))
+    except Error as exc:
+        return _err(drv, exc)
+    return (0, True)
+
+
+_TRUE = (0, True)
+_SCALAR = (str, int, float, bool, type(None))
+#: Scalars that need no conversion on the way to Lua (ints may overflow: not here).
+_SCALAR_FAST = frozenset({str, float, bool, type(None)})
+
+
+def direct_send(sb: Any) -> Any:
+    """``process.send`` as a direct callback (the hottest call: no command dispatch)."""
+    from_lua = sb.from_lua
+    to_lua_error = sb.convert.error_to_lua
+
+    def H_send(dest: Any, topic: Any, *payload: Any) -> Any:
+        # Answers True, (None, err) for ``nil, err``, or (False, err) to raise.
+        drv = sb.current
+        try:
+            if drv is None:
+                raise Error("process.send needs a running process", kind=ErrorKind.INVALID)
+            if type(topic) is not str:
+                raise ArgumentError("topic must be a string")
+            pid = sb.pids.get(dest) if type(dest) is str else None
+            for v in payload:
+                if type(v) not in _SCALAR:
+                    payload = tuple(from_lua(x) for x in payload)
+                    break
+            drv.ctx.send(pid or _dest(dest, drv), topic, *payload)
+        except Error as exc:
+            if raises(exc):  # a programming error: raise it in the script
+                return (False, to_lua_error(exc))
+            return (None, to_lua_error(exc))
+        except Exception as exc:  # never let a Python exception reach Lua
+            return (False, to_lua_error(as_error(exc)))
+        return True
+
+    return H_send
+
+
+# -- processes -------------------------------------------------------------------------------
+
+@command("spawn")
+def _spawn(drv: Any, tid: int, flags: int, b: Any, target: Any = None, host: Any = None,
+           *args: Any) -> Any:
+    try:
+        kw = _spawn_kwargs(drv, b, host)
+        pid = drv.ctx.spawn(_target(target), *_payload(drv, args), monitor=bool(flags & 1),
+                            link=bool(flags & 2), **kw)
+    except Error as exc:
+        return _err(drv, exc)
+    return (0, str(pid))
+
+
+@command("exec")
+def _exec(drv: Any, tid: int, b: Any, target: Any = None, host: Any = None,
+          *args: Any) -> Any:
+    try:
+        kw = _spawn_kwargs(drv, b, host)
+        target = _target(target)
+        payload = _payload(drv, args)
+    except Error as exc:
+        return _err(drv, exc)
+
+    async def run() -> tuple[Any, ...]:
+        try:
+            value = await drv.ctx.exec(target, *payload, **kw)
+        except ProcessExit as exc:
+            return _err(drv, exc.error)
+        except Error as exc:
+            return _err(drv, exc)
+        return (0, drv.sb.to_lua(value))
+
+    return DirectAwait(run)
+
+
+def _control(name: str, method: str) -> None:
+    @command(name)
+    def handler(drv: Any, tid: int, dest: Any = None, *rest: Any) -> Any:
+        try:
+            getattr(drv.ctx, method)(_dest(dest), *rest)
+        except Error as exc:
+            return _err(drv, exc)
+        return (0, True)
+
+
+for _name in ("terminate", "monitor", "unmonitor", "link", "unlink"):
+    _control(_name, _name)
+
+
+@command("cancel")
+def _cancel(drv: Any, tid: int, dest: Any = None, reason: Any = None) -> Any:
+    try:
+        drv.ctx.cancel(_dest(dest), "" if reason is None else str(reason))
+    except Error as exc:
+        return _err(drv, exc)
+    return (0, True)
+
+
+@command("get_trap_links")
+def _get_trap(drv: Any, tid: int) -> tuple[Any, ...]:
+    return (0, bool(getattr(drv.ctx, "trap_links", False)))
+
+
+@command("set_trap_links")
+def _set_trap(drv: Any, tid: int, value: Any) -> tuple[Any, ...]:
+    drv.ctx.trap_links = bool(value)
+    return (0, True)
+
+
+# -- mailbox channels ---------------------------------------------------------------------------
+
+def message_adapter(sb: Any, *, resume: bool = False) -> Any:
+    """The adapter turning kernel Messages into Lua message parts (one per sandbox).
+
+    With ``resume=True`` it returns the whole resume tuple of a receive (``(0, ...)``).
+    """
+    mark = sb.lib.msg_mark
+    to_lua = sb.to_lua
+    pid_strings = sb.pid_strings
+
+    def adapt_resume(msg: Message) -> tuple[Any, ...]:
+        payload = msg.payload
+        sender = msg.sender
+        if sender is None:
+            frm = None
+        else:
+            frm = pid_strings.get(sender)
+            if frm is None:
+                if len(pid_strings) > 4096:
+                    pid_strings.clear()
+                frm = pid_strings[sender] = str(sender)
+        if len(payload) == 1:
+            p = payload[0]
+            return (0, mark, msg.topic, frm, 1,
+                    p if type(p) in _SCALAR_FAST else to_lua(p))
+        return (0, mark, msg.topic, frm, len(payload), *[to_lua(p) for p in payload])
+
+    if resume:
+        return adapt_resume
+
+    def adapt(msg: Message) -> tuple[Any, ...]:
+        payload = msg.payload
+        sender = msg.sender
+        if sender is None:
+            frm = None
+        else:
+            frm = pid_strings.get(sender)
+            if frm is None:
+                if len(pid_strings) > 4096:
+                    pid_strings.clear()
+                frm = pid_strings[sender] = str(sender)
+        if len(payload) == 1:
+            return (mark, msg.topic, frm, 1, to_lua(payload[0]))
+        return (mark, msg.topic, frm, len(payload), *[to_lua(p) for p in payload])
+
+    return adapt
+
+
+def _message_adapter(drv: Any) -> Any:
+    sb = drv.sb
+    adapt = getattr(sb, "message_adapter", None)
+    if adapt is None:
+        adapt = sb.message_adapter = message_adapter(sb)
+    return adapt
+
+
+def _value_adapter(drv: Any) -> Any:
+    payload_value = drv.sb.lib.payload_value
+    to_lua = drv.sb.to_lua
+
+    def adapt(msg: Message) -> tuple[Any, ...]:
+        payload = msg.payload
+        if len(payload) == 1:
+            return (to_lua(payload[0]), True)
+        return (payload_value(len(payload), *[to_lua(p) for p in payload]), True)
+
+    return adapt
+
+
+def event_to_dict(ev: Event) -> dict[str, Any]:
+    d: dict[str, Any] = {"kind": str(ev.kind), "from": str(ev.sender)}
+    if ev.kind is EventKind.CANCEL:
+        d["reason"] = ev.reason
+    else:
+        result: dict[str, Any] = {}
+        if ev.error is not None:
+            result["error"] = ev.error
+        elif ev.value is not None:
+            result["value"] = ev.value
+        d["result"] = result
+    return d
+
+
+def _event_adapter(drv: Any) -> Any:
+    to_lua = drv.sb.to_lua
+
+    def adapt(ev: Any) -> tuple[Any, ...]:
+        if isinstance(ev, Event):
+            try:
+                return (to_lua(event_to_dict(ev)), True)
+            except Error:
+                d = event_to_dict(ev)
+                d.get("result", {}).pop("value", None)
+                return (to_lua(d), True)
+        return (to_lua(ev), True)
+
+    return adapt
+
+
+def _cached_channel(drv: Any, key: Any, make: Any, *args: Any) -> Any:
+    cache = drv.cache
+    if cache is None:
+        cache = drv.cache = {}
+    got = cache.get(key)
+    if got is None:
+        lch = make(drv, *args)
+        got = (lch, drv.sb.lib.wrap_channel(lch))
+        cache[key] = got
+    return got[1]
+
+
+def _new_inbox(drv: Any) -> LChannel:
+    ch = LChannel(source=drv.ctx.inbox(), adapt=_message_adapter(drv), kind="inbox")
+    ch.resume_adapt = _message_resume(drv)
+    return ch
+
+
+def _message_resume(drv: Any) -> Any:
+    sb = drv.sb
+    resume = getattr(sb, "message_resume", None)
+    if resume is None:
+        resume = sb.message_resume = message_adapter(sb, resume=True)
+    return resume
+
+
+def _new_events(drv: Any) -> LChannel:
+    return LChannel(source=drv.ctx.events(), adapt=_event_adapter(drv), kind="events")
+
+
+@command("inbox")
+def _inbox(drv: Any, tid: int) -> tuple[Any, ...]:
+    got = drv.inbox
+    if got is None:
+        got = drv.inbox = drv.sb.lib.wrap_channel(_new_inbox(drv))
+    return (0, got)
+
+
+@command("events")
+def _events(drv: Any, tid: int) -> tuple[Any, ...]:
+    return (0, _cached_channel(drv, "events", _new_events))
+
+
+@command("listen")
+def _listen(drv: Any, tid: int, topic: Any = None, as_message: Any = False) -> tuple[Any, ...]:
+    if not isinstance(topic, str) or not topic:
+        raise Error("bad argument #1 to 'listen' (topic string expected)", kind=ErrorKind.INVALID)
+    key = ("listen", topic)
+    got = drv.cache.get(key) if drv.cache else None
+    if got is not None and got[0].closed:
+        got = None
+        del drv.cache[key]
+    src = drv.ctx.listen(topic)  # raises Error(INVALID) for '@' topics
+    adapt = _message_adapter(drv) if as_message else _value_adapter(drv)
+    return (0, _cached_channel(drv, key, _new_listen, src, adapt, topic))
+
+
+def _new_listen(drv: Any, src: Any, adapt: Any, topic: str) -> LChannel:
+    return LChannel(1, source=src, adapt=adapt, kind=f"listen:{topic}")
+
+
+@command("unlisten")
+def _unlisten(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    if type(h) is LChannel:
+        for key, (lch, _tbl) in list((drv.cache or {}).items()):
+            if lch is h and isinstance(key, tuple) and key[0] == "listen":
+                drv.ctx.unlisten(key[1])
+                del drv.cache[key]
+        h.source = None
+        h.close()
+    return (0,)
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+@command("register")
+def _register(drv: Any, tid: int, name: Any = None, pid: Any = None) -> Any:
+    try:
+        if not isinstance(name, str) or not name:
+            raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
+        target = None
+        if pid is not None:
+            target = pid if isinstance(pid, Pid) else Pid.parse(str(pid))
+        drv.ctx.register(name, target)
+    except Error as exc:
+        return _err(drv, exc)
+    return (0, True)
+
+
+@command("lookup")
+def _lookup(drv: Any, tid: int, name: Any = None) -> Any:
+    try:
+        if not isinstance(name, str) or not name:
+            raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
+        pid = drv.ctx.lookup(name)
+    except Error as exc:
+        return _err(drv, exc)
+    return (0, str(pid))
+
+
+@command("unregister")
+def _unregister(drv: Any, tid: int, name: Any = None) -> Any:
+    if not isinstance(name, str):
+        return (0, False)
+    return (0, bool(drv.ctx.unregister(name)))

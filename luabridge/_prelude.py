@@ -1,0 +1,814 @@
+"""The privileged Lua half of the sandbox: the code that runs with the real globals.
+
+Why a prelude in Lua: the sandbox has to be enforced *inside* the Lua VM. Python can
+configure lupa (no ``python.eval``, no builtins, a deny-all attribute filter, a memory
+cap), but only Lua code can lock the string metatable, hold ``debug.sethook`` where
+scripts cannot reach it, build per-script environments and read-only module proxies,
+and resume script coroutines with an instruction budget. The prelude runs once per
+runtime, *before* any script, with the full standard library; it keeps what it needs
+as upvalues (``load``, ``debug.*``, ``string.dump``, raw coroutine functions), strips
+the dangerous parts out of the shared library tables, and returns one table of host
+functions that only Python holds (:class:`beamish.luabridge.Sandbox`).
+
+Design chosen:
+
+* **Environments.** Every script instance (a process, a function call worker, a
+  library required by one of them) gets ``env = setmetatable({_G=env, require=...},
+  ENV_MT)``, where ``ENV_MT`` is shared, protected (``__metatable = false``) and has
+  ``__index = BASE``. ``BASE`` itself is unreachable from scripts; the module tables it
+  holds (``string``, ``table``, ``process``...) are shared *read-only proxies*: writes
+  raise, ``rawset`` refuses them, ``setmetatable`` cannot replace their metatable, and
+  ``pairs`` iterates them without leaking the real table. So a script's globals are its
+  own, and no script can change what another sees. Per-instance cost: one small table
+  and one closure.
+* **Compiled once, instantiated many times.** A script is compiled once as
+  ``local _ENV = (...); <source>`` (same line, so line numbers are unchanged) in text
+  mode only (``'t'``: bytecode is refused). Instantiating it is a plain call with the
+  new environment: the prototypes are shared by every process running that entry, only
+  closures are per process (measured: reloading bytecode per process would copy the
+  prototypes and costs ~7x more than calling).
+* **Instruction budget.** Every script thread gets a count hook every ``HOOK_STEP``
+  instructions that charges the owning process. When the per-resume budget runs out the
+  hook marks the process exhausted, switches the thread to a hook that raises on every
+  instruction (so ``pcall`` loops cannot swallow it) and raises. ``xpcall`` message
+  handlers run with hooks disabled when the error comes from a hook, so the sandbox's
+  ``xpcall`` skips the user handler once the process is exhausted. The driver ends an
+  exhausted process whatever the script did with the error.
+* **Commands.** Module functions that need the outside world yield ``CMD, op, ...``
+  (``CMD`` is a private sentinel). The sandbox's ``coroutine.resume``/``wrap`` forward a
+  command yielded inside a user coroutine up to the driver and resume the inner
+  coroutine with the answer, so ``time.sleep`` inside a ``coroutine.wrap`` generator
+  works. A plain ``coroutine.yield()`` at task level just requeues the task.
+* ``__gc`` metamethods are refused by ``setmetatable``: finalizers run with hooks
+  disabled in whatever thread triggers a collection, so one could hang the runtime.
+
+Rejected: per-script *copies* of the module tables (kilobytes per process, and a
+script could still patch the shared string metatable); ``debug.setupvalue`` on one
+shared chunk (one environment for all processes of an entry: globals would leak between
+them); a pure-Python sandbox over lupa objects (every global access would cross into
+Python).
+
+Invariants: nothing returned to a script references ``BASE``, ``ENV_MT``, ``OWNER``,
+the real library tables or a Python object; every thread that runs script code has the
+budget hook and an ``OWNER`` entry; ``P.limit`` is the budget restored before every
+resume by :func:`step`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PRELUDE"]
+
+#: Lua source of the prelude. Called once with (H, HOOK_STEP); returns the host table.
+PRELUDE = r"""
+local H, HOOK_STEP = ...
+local type, pairs, next, select = type, pairs, next, select
+local error, tostring, tonumber = error, tostring, tonumber
+local setmetatable, getmetatable = setmetatable, getmetatable
+local rawget, rawset, rawequal = rawget, rawset, rawequal
+local pcall, xpcall, assert, ipairs = pcall, xpcall, assert, ipairs
+local pack, unpack, concat = table.pack, table.unpack, table.concat
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_status, co_running, co_close = coroutine.status, coroutine.running, coroutine.close
+local co_isyieldable = coroutine.isyieldable
+local sethook, traceback = debug.sethook, debug.traceback
+local dbg_getmetatable = debug.getmetatable
+local load = load
+local string_dump, string_format = string.dump, string.format
+local string_byte, string_gsub = string.byte, string.gsub
+local utf8_len = utf8.len
+
+-- ---------------------------------------------------------------------------
+-- 1. Lock the shared string metatable and strip the real libraries.
+-- ---------------------------------------------------------------------------
+local STRING_MT = getmetatable("")
+STRING_MT.__metatable = false          -- getmetatable('') now returns false
+string.dump = nil                      -- also unreachable as ("").dump
+
+-- ---------------------------------------------------------------------------
+-- 2. Read-only proxies.
+-- ---------------------------------------------------------------------------
+local PROTECTED = setmetatable({}, {__mode = "k"})   -- proxy -> true
+local REAL = setmetatable({}, {__mode = "k"})        -- proxy -> real table (host only)
+
+local function readonly(t, name)
+  local proxy = {}
+  PROTECTED[proxy] = true
+  REAL[proxy] = t
+  local function iter(_, k) return next(t, k) end
+  setmetatable(proxy, {
+    __index = t,
+    __newindex = function(_, k)
+      error(string_format("attempt to modify read-only table '%s' (field '%s')",
+        name, tostring(k)), 2)
+    end,
+    __pairs = function() return iter, proxy, nil end,
+    __len = function() return #t end,
+    __metatable = false,
+  })
+  return proxy
+end
+
+-- Deep: nested plain tables become proxies too (process.event, time constants...);
+-- objects (tables with a metatable, e.g. time.utc or the logger) are wrapped as they
+-- are, so their methods keep working while nobody can change them.
+local function readonly_deep(t, name)
+  if dbg_getmetatable(t) ~= nil then return readonly(t, name) end
+  local real = {}
+  for k, v in next, t do
+    if type(v) == "table" and not PROTECTED[v] then
+      real[k] = readonly_deep(v, name .. "." .. tostring(k))
+    else
+      real[k] = v
+    end
+  end
+  return readonly(real, name)
+end
+
+-- ---------------------------------------------------------------------------
+-- 3. Threads, owners and the instruction budget.
+-- ---------------------------------------------------------------------------
+local OWNER = setmetatable({}, {__mode = "k"})   -- thread -> P (process state)
+local TASK = setmetatable({}, {__mode = "k"})    -- thread -> true if the driver schedules it
+local BUDGET_MSG = "instruction budget exceeded"
+
+local function kill_hook() error(BUDGET_MSG, 0) end
+
+local function budget_hook()
+  local co = co_running()
+  local P = OWNER[co]
+  if P == nil then return end
+  local left = P.budget - HOOK_STEP
+  P.budget = left
+  if left < 0 then
+    P.exhausted = true
+    sethook(co, kill_hook, "", 1)
+    error(BUDGET_MSG, 0)
+  end
+end
+
+local function new_thread(P, fn)
+  local co = co_create(fn)
+  OWNER[co] = P
+  sethook(co, budget_hook, "", HOOK_STEP)
+  return co
+end
+
+local function current_process()
+  return OWNER[co_running()]
+end
+
+-- ---------------------------------------------------------------------------
+-- 4. Error objects (the `errors` module's values).
+-- ---------------------------------------------------------------------------
+local ERR_METHODS = {}
+local ERR_MT = {__index = ERR_METHODS, __metatable = "error"}
+function ERR_METHODS.kind(e) return rawget(e, "__kind") end
+function ERR_METHODS.message(e) return rawget(e, "__message") end
+function ERR_METHODS.retryable(e) return rawget(e, "__retryable") end
+function ERR_METHODS.details(e) return rawget(e, "__details") end
+function ERR_METHODS.stack(e) return rawget(e, "__stack") end
+ERR_MT.__tostring = function(e) return tostring(rawget(e, "__message")) end
+ERR_MT.__concat = function(a, b)
+  local function text(v)
+    if type(v) == "table" and getmetatable(v) == "error" then
+      return tostring(rawget(v, "__message"))
+    end
+    return v
+  end
+  local sa, sb = text(a), text(b)
+  return sa .. sb
+end
+ERR_MT.__eq = function(a, b)
+  return rawget(a, "__kind") == rawget(b, "__kind")
+    and rawget(a, "__message") == rawget(b, "__message")
+end
+
+local function new_error(kind, message, retryable, details, stack)
+  return setmetatable({__kind = kind, __message = message, __retryable = retryable,
+                       __details = details, __stack = stack}, ERR_MT)
+end
+local function is_error(v) return type(v) == "table" and dbg_getmetatable(v) == ERR_MT end
+
+-- ---------------------------------------------------------------------------
+-- 5. Data markers used by the converter (see _convert.py).
+-- ---------------------------------------------------------------------------
+local IS_MAP = setmetatable({}, {__mode = "k"})  -- empty tables that stand for {} (not [])
+local SPECIAL = setmetatable({}, {__mode = "k"}) -- metatable -> tag, for host-made objects
+SPECIAL[ERR_MT] = "error"
+
+local function classify(v)
+  local mt = dbg_getmetatable(v)
+  if mt ~= nil then
+    local tag = SPECIAL[mt]
+    if tag then return tag end
+  end
+  if IS_MAP[v] then return "map" end
+  return "table"
+end
+
+local function to_hex(s)
+  return (string_gsub(s, ".", function(c) return string_format("%02x", string_byte(c)) end))
+end
+
+-- export(v): flatten a Lua value for Python in one call (rules in _convert.py).
+-- Returns tags (a string, one character per node) and the node values in order:
+--   n nil | t true | f false | i integer | d float | s string (valid UTF-8) | x binary
+--   string (value: hex) | L list (value: length, then that many nodes) | M map (value:
+--   pair count, then key node, value node per pair) | E error (then 5 nodes: kind,
+--   message, retryable, details, stack) | other upper-case tags from EXPORT (then one
+--   node: the plain value the object exports as).
+-- Failures return nil and a message naming the path: cycles, functions/threads/
+-- userdata, table keys, more than MAX_NODES nodes or MAX_DEPTH levels. Shared
+-- (non-cyclic) subtables are
+-- exported once per use. Only raw operations: no script metamethod runs here.
+local EXPORT = {}   -- metatable -> function(obj) return tag_char, plain_value end
+-- A string that is not valid UTF-8, boxed so lupa never has to decode it (lupa's UTF-8
+-- decoding would raise); exported as tag X with its hex form.
+local BIN = {__metatable = false}
+EXPORT[BIN] = function(b) return "X", rawget(b, "hex") end
+local function box_binary(r, i, j)
+  for k = i, j do
+    local v = r[k]
+    if type(v) == "string" and not utf8_len(v) then r[k] = setmetatable({hex = to_hex(v)}, BIN) end
+  end
+end
+local MAX_NODES = 1000000
+local MAX_DEPTH = 200
+local math_type = math.type
+local EXPORT_FAIL = {}
+
+local function export(root)
+  local tags, vals, nt, nv = {}, {}, 0, 0
+  local onpath, keys, depth = {}, {}, 0
+  local failure
+  local function fail(msg)
+    local parts = {"value"}
+    for i = 1, depth do
+      local k = keys[i]
+      parts[#parts + 1] = (type(k) == "string") and ("." .. k) or ("[" .. tostring(k) .. "]")
+    end
+    failure = concat(parts) .. ": " .. msg
+    error(EXPORT_FAIL, 0)
+  end
+  local enc
+  local function child(k, v)
+    depth = depth + 1
+    keys[depth] = k
+    if depth > MAX_DEPTH then fail("nested deeper than " .. MAX_DEPTH .. " levels") end
+    enc(v)
+    depth = depth - 1
+  end
+  function enc(v)
+    nt = nt + 1
+    if nt > MAX_NODES then
+      fail("value too large to convert (more than " .. MAX_NODES .. " nodes)")
+    end
+    local tv = type(v)
+    if tv == "string" then
+      if utf8_len(v) then tags[nt] = "s"; nv = nv + 1; vals[nv] = v
+      else tags[nt] = "x"; nv = nv + 1; vals[nv] = to_hex(v) end
+    elseif tv == "number" then
+      tags[nt] = (math_type(v) == "integer") and "i" or "d"; nv = nv + 1; vals[nv] = v
+    elseif tv == "boolean" then tags[nt] = v and "t" or "f"
+    elseif tv == "nil" then tags[nt] = "n"
+    elseif tv == "table" then
+      if onpath[v] then fail("cyclic table (a table that contains itself cannot be converted)") end
+      local mt = dbg_getmetatable(v)
+      onpath[v] = true
+      if mt == ERR_MT then
+        tags[nt] = "E"
+        child("kind", rawget(v, "__kind")); child("message", rawget(v, "__message"))
+        child("retryable", rawget(v, "__retryable")); child("details", rawget(v, "__details"))
+        child("stack", rawget(v, "__stack"))
+        onpath[v] = nil
+        return
+      end
+      local exporter = mt and EXPORT[mt]
+      if exporter then
+        local tag, plain = exporter(v)
+        tags[nt] = tag
+        enc(plain)
+        onpath[v] = nil
+        return
+      end
+      local count, maxk, seq = 0, 0, true
+      for k in next, v do
+        count = count + 1
+        if seq then
+          if math_type(k) == "integer" and k > 0 then
+            if k > maxk then maxk = k end
+          else seq = false end
+        end
+      end
+      if count == 0 then
+        tags[nt] = IS_MAP[v] and "M" or "L"; nv = nv + 1; vals[nv] = 0
+      elseif seq and maxk <= 2 * count then
+        tags[nt] = "L"; nv = nv + 1; vals[nv] = maxk
+        for i = 1, maxk do child(i, rawget(v, i)) end
+      else
+        tags[nt] = "M"; nv = nv + 1; vals[nv] = count
+        for k, x in next, v do
+          local tk = type(k)
+          if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then
+            fail("table keys of type " .. tk .. " cannot be converted (use strings or numbers)")
+          end
+          enc(k)
+          child(k, x)
+        end
+      end
+      onpath[v] = nil
+    else
+      fail("a Lua " .. tv .. " cannot be converted (only nil, booleans, numbers, "
+        .. "strings and tables of them cross the boundary)")
+    end
+  end
+  local ok, err = pcall(enc, root)
+  if not ok then
+    if err == EXPORT_FAIL then return nil, failure end
+    error(err, 0)
+  end
+  return concat(tags), vals, nv
+end
+
+-- ---------------------------------------------------------------------------
+-- 6. The sandboxed base library.
+-- ---------------------------------------------------------------------------
+local CMD = setmetatable({}, {__metatable = false, __tostring = function() return "command" end})
+
+local BASE = {}
+local ENV_MT = {__index = BASE, __metatable = false}
+
+local sb = {}
+function sb.setmetatable(t, mt)
+  if type(t) ~= "table" then error("bad argument #1 to 'setmetatable' (table expected)", 2) end
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not allowed in the sandbox", 2)
+  end
+  if PROTECTED[t] then error("cannot change the metatable of a read-only table", 2) end
+  return setmetatable(t, mt)
+end
+function sb.rawset(t, k, v)
+  if PROTECTED[t] then error("attempt to modify a read-only table with rawset", 2) end
+  return rawset(t, k, v)
+end
+function sb.xpcall(f, handler, ...)
+  return xpcall(f, function(e)
+    local P = OWNER[co_running()]
+    if P and P.exhausted then return e end      -- runs unhooked: never call user code
+    return handler(e)
+  end, ...)
+end
+function sb.print(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  local text = concat(parts, "\t")
+  if not utf8_len(text) then text = string_gsub(text, "[\128-\255]", "?") end
+  H.print(text)
+end
+
+-- coroutine: scheduler-aware wrappers --------------------------------------
+local sbco = {}
+function sbco.create(f)
+  if type(f) ~= "function" then error("bad argument #1 to 'create' (function expected)", 2) end
+  local P = OWNER[co_running()]
+  if P == nil then
+    error("coroutines can only be created by code running in a process or function", 2)
+  end
+  return new_thread(P, f)
+end
+local function forward(co, r)
+  -- r = pack(co_resume(co, ...)). A command yielded inside a user coroutine goes up
+  -- to whoever drives us (ultimately the driver); its answer resumes the inner one.
+  while r[1] and rawequal(r[2], CMD) and co_status(co) == "suspended" do
+    r = pack(co_resume(co, co_yield(unpack(r, 2, r.n))))
+  end
+  return r
+end
+function sbco.resume(co, ...)
+  if TASK[co] then error("cannot resume a coroutine managed by the scheduler", 2) end
+  local r = forward(co, pack(co_resume(co, ...)))
+  return unpack(r, 1, r.n)
+end
+function sbco.wrap(f)
+  local co = sbco.create(f)
+  return function(...)
+    local r = forward(co, pack(co_resume(co, ...)))
+    if r[1] then return unpack(r, 2, r.n) end
+    error(r[2], 0)
+  end
+end
+function sbco.close(co)
+  if TASK[co] then error("cannot close a coroutine managed by the scheduler", 2) end
+  return co_close(co)
+end
+sbco.yield = co_yield
+sbco.status = co_status
+sbco.running = co_running
+sbco.isyieldable = co_isyieldable
+-- coroutine.spawn is installed by the driver layer (it needs the scheduler).
+
+-- os: only the clock functions (the rest reaches the host) -------------------
+local sbos = {time = os.time, clock = os.clock, date = os.date, difftime = os.difftime}
+
+local function install(name, value)
+  if type(value) == "table" and not PROTECTED[value] then value = readonly_deep(value, name) end
+  BASE[name] = value
+end
+
+for _, name in ipairs({"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+                       "tonumber", "tostring", "type", "rawequal", "rawget"}) do
+  BASE[name] = _G[name]
+end
+-- Userdata never reach scripts by design; if one ever did, its metatable (lupa's,
+-- shared by every Python object) must stay out of reach.
+BASE.getmetatable = function(v)
+  if type(v) == "userdata" then return nil end
+  return getmetatable(v)
+end
+BASE._VERSION = _VERSION
+BASE.unpack = unpack                 -- Lua 5.1 name, used by Wippy scripts
+BASE.setmetatable = sb.setmetatable
+BASE.rawset = sb.rawset
+BASE.xpcall = sb.xpcall
+BASE.print = sb.print
+install("string", string)            -- the real table, minus dump (removed above)
+install("table", table)
+install("math", math)
+install("utf8", utf8)
+install("os", sbos)
+install("coroutine", sbco)
+-- Not installed at all: load, loadstring, dofile, loadfile, require (per env, below),
+-- collectgarbage, rawlen, io, debug, package, python, os.execute/exit/remove/rename/
+-- tmpname/getenv/setlocale.
+
+-- ---------------------------------------------------------------------------
+-- 7. Entries, environments and require.
+-- ---------------------------------------------------------------------------
+local MODULES = {}     -- name -> read-only module (require-able, gated by `modules:`)
+local GLOBAL_MODULES = {}  -- name -> true: require(name) of a global needs no allow-list
+local ENTRIES = {}     -- entry id -> spec {id, chunk, modules = set, imports = map}
+local LOADING = {}
+
+local new_env
+
+local function require_in(P, spec, name)
+  if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 3) end
+  local target = spec.imports and spec.imports[name]
+  if target then
+    local loaded = P.loaded
+    if not loaded then loaded = {}; P.loaded = loaded end
+    local mod = loaded[target]
+    if mod == LOADING then
+      error("circular import of '" .. target .. "' (require '" .. name .. "')", 3)
+    end
+    if mod ~= nil then return mod end
+    local lib = ENTRIES[target]
+    if not lib then
+      error("import '" .. name .. "' of entry '" .. spec.id
+        .. "' refers to unknown library '" .. target .. "'", 3)
+    end
+    loaded[target] = LOADING
+    local ok, res = pcall(lib.chunk, new_env(P, lib))
+    if not ok then loaded[target] = nil; error(res, 0) end
+    if res == nil then res = true end
+    loaded[target] = res
+    return res
+  end
+  local mod = MODULES[name]
+  if mod ~= nil then
+    if GLOBAL_MODULES[name] or (spec.modules and spec.modules[name]) then return mod end
+    error("module '" .. name .. "' is not allowed for entry '" .. spec.id ..
+          "': add it to the entry's modules list", 3)
+  end
+  error("module '" .. name .. "' not found (entry '" .. spec.id
+    .. "': not a built-in module nor an import alias)", 3)
+end
+
+function new_env(P, spec)
+  local env = setmetatable({}, ENV_MT)
+  env._G = env
+  env.require = function(name) return require_in(P, spec, name) end
+  return env
+end
+
+local CHUNK_UPVALUE_ENV = readonly({}, "chunk environment")
+
+local function compile(src, chunkname)
+  -- Same line as the first source line: error line numbers stay the script's own.
+  return load("local _ENV = (...); " .. src, chunkname, "t", CHUNK_UPVALUE_ENV)
+end
+
+local function register_entry(id, chunk, modules, imports)
+  local mods = {}
+  if modules then for _, m in ipairs(modules) do mods[m] = true end end
+  local imps = {}
+  if imports then for alias, target in pairs(imports) do imps[alias] = target end end
+  local spec = {id = id, chunk = chunk, modules = mods, imports = imps}
+  ENTRIES[id] = spec
+  return spec
+end
+
+-- ---------------------------------------------------------------------------
+-- 8. Processes, tasks and the resume step.
+-- ---------------------------------------------------------------------------
+local function new_process(spec, limit)
+  -- P's integer keys are its tasks' threads (tid -> thread): no separate table.
+  return {spec = spec, limit = limit, budget = limit, ntid = 0, exhausted = false}
+end
+
+local function add_task(P, fn)
+  local co = new_thread(P, fn)
+  TASK[co] = true
+  local tid = P.ntid + 1
+  P.ntid = tid
+  P[tid] = co
+  return tid, co
+end
+
+-- The body of a main task: instantiate the script (once per P: pooled function
+-- workers reuse it), resolve `method`, call it.
+local function entry_body(P, spec, method, args)
+  local mod = P.mod
+  if mod == nil then
+    mod = spec.chunk(new_env(P, spec))
+    if mod == nil then mod = false end
+    P.mod = mod
+  end
+  local fn
+  if type(mod) == "function" then
+    fn = mod
+  elseif type(mod) == "table" then
+    fn = mod[method]
+    if type(fn) ~= "function" then
+      error(new_error("Invalid", string_format(
+        "entry '%s' has no function '%s' (the script returns a table without it)",
+        spec.id, tostring(method)), false), 0)
+    end
+  else
+    error(new_error("Invalid", string_format(
+      "entry '%s' must return a table of functions or a function, got %s",
+      spec.id, type(mod)), false), 0)
+  end
+  return fn(unpack(args, 1, args.n))
+end
+
+-- Task bodies are shared functions, not per-process closures (memory per idle
+-- process): the driver passes their arguments with the first resume.
+local function entry_main(method, args)
+  local P = OWNER[co_running()]
+  return entry_body(P, P.spec, method, args)
+end
+local function call_main(fn, args) return fn(unpack(args, 1, args.n)) end
+
+-- A pooled function worker: one long-lived task per worker. Each call resumes it with
+-- (method, args); it answers with DONE and the results and waits for the next call, so
+-- a call does not create a coroutine. A raised error ends the task (and the worker).
+local DONE = setmetatable({}, {__metatable = false})
+local worker_loop
+-- later calls arrive as resume values (method, args...): no table built in Python
+function worker_loop(P, method, ...)
+  return worker_loop(P, co_yield(DONE, entry_body(P, P.spec, method, pack(...))))
+end
+local function worker_main(method, args)
+  local P = OWNER[co_running()]
+  return worker_loop(P, co_yield(DONE, entry_body(P, P.spec, method, args)))
+end
+
+-- The first resume of a new task passes its start arguments (kept here until then).
+local INIT = setmetatable({}, {__mode = "k"})
+local function start_entry(P, method, args)
+  local tid, co = add_task(P, entry_main)
+  INIT[co] = {method, args}
+  return tid
+end
+local function start_worker(P, method, args)
+  local tid, co = add_task(P, worker_main)
+  INIT[co] = {method, args}
+  return tid
+end
+
+local function start_function(P, fn, args)
+  local tid, co = add_task(P, call_main)
+  INIT[co] = {fn, args}
+  return tid
+end
+
+-- Load-time check: run the top level, report what it exports.
+local function start_probe(P, method)
+  return (add_task(P, function()
+    local mod = P.spec.chunk(new_env(P, P.spec))
+    if type(mod) ~= "table" then return type(mod) end
+    local names = {}
+    for k, v in next, mod do
+      if type(k) == "string" and type(v) == "function" then names[#names + 1] = k end
+    end
+    table.sort(names)
+    return "table", names, type(mod[method]) == "function"
+  end))
+end
+
+local function start_worker(P, method, args)
+  local tid, co = add_task(P, worker_main)
+  INIT[co] = {method, args}
+  return tid
+end
+
+local function start_function(P, fn, args)
+  return (add_task(P, function() return fn(unpack(args, 1, args.n)) end))
+end
+
+-- Resume one task. Returns a tag and values:
+--   1, op, ...     the task yielded a command (op: its number, see set_opcodes, or
+--                  its name when it has none)
+--   3              the task yielded without a command (requeue it)
+--   2, n, ...      the task returned n values
+--   "e", err, tb   the task raised err; tb is the Lua traceback
+--   "k", msg       the process is out of instruction budget (whatever the task did)
+--   "m", msg       the task ran out of memory
+-- Command names -> small integers (Python dispatches on them: no string crosses).
+local OPCODE = {}
+
+local function has_binary(from, ...)
+  for i = from, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "string" and not utf8_len(v) then return true end
+  end
+  return false
+end
+
+local function failed(P, tid, co, err)
+  P[tid] = nil
+  if err == "not enough memory" then return "m", err end
+  return "e", err, traceback(co, "", 0)
+end
+
+local function boxed(tag, from, ...)
+  local r = pack(...)
+  box_binary(r, from, r.n)
+  return tag, unpack(r, 1, r.n)
+end
+
+-- after(...) sorts out what one resume gave, without building a table on the
+-- common paths (a command yield, a return of plain values).
+local function after(P, tid, co, ok, first, ...)
+  if P.exhausted then
+    P[tid] = nil
+    return "k", BUDGET_MSG
+  end
+  if not ok then return failed(P, tid, co, first) end
+  if co_status(co) == "dead" then
+    P[tid] = nil
+    local n = select("#", ...) + 1
+    if type(first) == "string" and not utf8_len(first) then
+      first = setmetatable({hex = to_hex(first)}, BIN)
+    end
+    if has_binary(1, ...) then return boxed(2, 3, n, first, ...) end
+    return 2, n, first, ...
+  end
+  if rawequal(first, DONE) then  -- a function worker finished a call (stays alive)
+    local n = select("#", ...)
+    if has_binary(1, ...) then return boxed(2, 3, n, ...) end
+    return 2, n, ...
+  end
+  if rawequal(first, CMD) then
+    if has_binary(2, ...) then return boxed(1, 2, OPCODE[(...)] or (...), select(2, ...)) end
+    return 1, OPCODE[(...)] or (...), select(2, ...)
+  end
+  return 3
+end
+
+local function step(P, tid, ...)
+  local co = P[tid]
+  if co == nil then return "e", "no such task " .. tostring(tid), "" end
+  P.budget = P.limit
+  local init = INIT[co]
+  if init then
+    INIT[co] = nil
+    return after(P, tid, co, co_resume(co, init[1], init[2]))
+  end
+  return after(P, tid, co, co_resume(co, ...))
+end
+
+local function drop_task(P, tid)
+  P[tid] = nil
+end
+
+local function drop_tasks(P)
+  for k in next, P do
+    if math_type(k) == "integer" then P[k] = nil end
+  end
+end
+
+local function kill(P)
+  P.exhausted = true
+  drop_tasks(P)
+end
+
+-- Drop the tasks but keep the instantiated module and the worker task `keep`
+-- (pooled function workers).
+local function reset(P, keep)
+  local worker = keep and P[keep]
+  drop_tasks(P)
+  if worker then P[keep] = worker end
+  P.budget = P.limit
+  return not P.exhausted
+end
+
+-- ---------------------------------------------------------------------------
+-- 9. The host table (Python only).
+-- ---------------------------------------------------------------------------
+return {
+  CMD = CMD,
+  BASE = BASE,
+  readonly = readonly,
+  real = function(proxy) return REAL[proxy] end,
+  readonly_deep = readonly_deep,
+  install = install,
+  install_module = function(name, value, is_global)
+    if type(value) == "table" and not PROTECTED[value] then value = readonly_deep(value, name) end
+    MODULES[name] = value
+    if is_global then GLOBAL_MODULES[name] = true; BASE[name] = value end
+    return value
+  end,
+  compile = compile,
+  register_entry = register_entry,
+  unregister_entry = function(id) ENTRIES[id] = nil end,
+  entry = function(id) return ENTRIES[id] end,
+  start_probe = start_probe,
+  new_env = new_env,
+  new_process = new_process,
+  add_task = function(P, fn) return (add_task(P, fn)) end,
+  add_task_co = add_task,
+  start_entry = start_entry,
+  start_function = start_function,
+  start_worker = start_worker,
+  has_task = function(P, tid) return P[tid] ~= nil end,
+  -- after a worker's call: drop other tasks; true if the worker can serve again
+  end_call = function(P, tid)
+    local worker = P[tid]
+    drop_tasks(P)
+    if worker == nil or P.exhausted then return false end
+    P[tid] = worker
+    P.budget = P.limit
+    return true
+  end,
+  step = step,
+  drop_task = drop_task,
+  kill = kill,
+  reset = reset,
+  set_opcodes = function(t) for k, v in pairs(t) do OPCODE[k] = v end end,
+  is_exhausted = function(P) return P.exhausted end,
+  limit_of = function(P) return P.limit end,
+  current_process = current_process,
+  new_error = new_error,
+  is_error = is_error,
+  ERR_MT = ERR_MT,
+  IS_MAP = IS_MAP,
+  SPECIAL = SPECIAL,
+  mark_map = function(t) IS_MAP[t] = true; return t end,
+  classify = classify,
+  EXPORT = EXPORT,
+  -- export for Python: tags, node-value count, then either nil + the values (small)
+  -- or the values table (large: Python unpacks it in chunks).
+  export = function(v)
+    local tags, vals, nv = export(v)
+    if tags == nil then return nil, vals end
+    if nv <= 2000 then return tags, nv, nil, unpack(vals, 1, nv) end
+    return tags, nv, vals
+  end,
+  unpack = unpack,
+  BIN = BIN,
+  -- the arguments, with strings that are not valid UTF-8 boxed (lupa would fail to
+  -- decode them on the way into a Python callback)
+  box_args = function(...)
+    local n = select("#", ...)
+    if n == 1 then
+      local v = ...
+      if type(v) == "string" and not utf8_len(v) then
+        return setmetatable({hex = to_hex(v)}, BIN)
+      end
+      return v
+    end
+    if n == 0 then return end
+    local r = pack(...)
+    box_binary(r, 1, n)
+    return unpack(r, 1, n)
+  end,
+  unbox = function(v)
+    if type(v) == "table" and dbg_getmetatable(v) == BIN then
+      local function byte(h) return string.char(tonumber(h, 16)) end
+      return (string_gsub(rawget(v, "hex"), "..", byte))
+    end
+    return v
+  end,
+  to_hex = to_hex,
+  pack = pack,
+  make_table = function(...) return {...} end,
+  task_count = function(P)
+    local n = 0
+    for k in next, P do if math_type(k) == "integer" then n = n + 1 end end
+    return n
+  end,
+}
+"""

@@ -1,0 +1,185 @@
+"""The Lua entries of one node, the sandboxes that run them, and their kernel bodies.
+
+What it is for: a :class:`LuaScripts` is what the entry kinds install into a running
+node. It keeps the entry specs, creates one :class:`~._runtime.Sandbox` per process host
+on first use (processes of a host share it: one coroutine each), compiles each entry
+into a sandbox the first time it runs there, and hands the kernel
+
+* a **process body** per ``process.lua`` entry: ``async def body(ctx, *args)`` that runs
+  the entry's ``method`` through a :class:`~._driver.Driver` with that context;
+* a **function** per ``function.lua`` entry: ``async def fn(*args)`` that runs in the
+  caller's context (``current_context()``/``current_values()``), as Wippy's functions
+  do, on a pooled worker: the script is instantiated once per worker and reused, like
+  Wippy's function pools (its globals survive between calls of that worker).
+
+Functions run in a sandbox of their own (``node:functions``), so a memory-hungry
+function cannot fail a host's processes.
+
+:func:`run_lua_process` is the same body as a plain coroutine function, for other
+layers that drive Lua with their own context (``beamish.durable`` inside a workflow,
+with a fresh deterministic sandbox per run).
+
+Invariant: an entry is compiled into a sandbox at most once (``_prepared``); a pooled
+worker ``(P, tid)`` goes back to its pool only if its task survived its last call (no
+raised error) and did not exhaust its budget.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from beamish.actors import current_context, current_values
+from beamish.actors._errors import Error, ErrorKind
+
+from ._driver import Driver, result_of
+from ._entries import LuaEntrySpec
+from ._modules import install_modules
+from ._runtime import DEFAULT_INSTRUCTION_BUDGET, DEFAULT_MAX_MEMORY, Sandbox
+
+__all__ = ["FUNCTION_SANDBOX", "LuaScripts", "run_lua_process", "scripts_for"]
+
+#: Name of the sandbox that runs function entries.
+FUNCTION_SANDBOX = "node:functions"
+#: Idle workers kept per function entry.
+POOL_SIZE = 16
+
+
+class LuaScripts:
+    """Lua entries and sandboxes of one node (see the module docstring).
+
+    ``max_memory`` and ``instruction_budget`` apply to each sandbox it creates.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_memory: int | None = DEFAULT_MAX_MEMORY,
+        instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET,
+    ) -> None:
+        self.max_memory = max_memory
+        self.instruction_budget = instruction_budget
+        self.specs: dict[str, LuaEntrySpec] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._prepared: dict[tuple[int, str], Any] = {}
+        self._pools: dict[tuple[int, str], list[Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"<LuaScripts entries={len(self.specs)} sandboxes={sorted(self._sandboxes)}>"
+
+    # -- entries and sandboxes ---------------------------------------------------------------
+
+    def add(self, spec: LuaEntrySpec) -> None:
+        self.specs[spec.id] = spec
+
+    def spec(self, entry_id: str) -> LuaEntrySpec:
+        spec = self.specs.get(entry_id)
+        if spec is None:
+            raise Error(f"Lua entry {entry_id!r} is not loaded", kind=ErrorKind.NOT_FOUND,
+                        retryable=False)
+        return spec
+
+    def sandbox(self, name: str) -> Sandbox:
+        """The sandbox of host ``name`` (created with every module on first use)."""
+        sb = self._sandboxes.get(name)
+        if sb is None:
+            sb = Sandbox(max_memory=self.max_memory,
+                         instruction_budget=self.instruction_budget, name=name)
+            install_modules(sb)
+            sb.scripts = self  # the `registry` module reads entry metadata through it
+            self._sandboxes[name] = sb
+        return sb
+
+    @property
+    def sandboxes(self) -> Mapping[str, Sandbox]:
+        return self._sandboxes
+
+    def prepare(self, sb: Sandbox, entry_id: str) -> Any:
+        """Compile ``entry_id`` (and its imports) into ``sb`` once; its Lua spec."""
+        key = (id(sb), entry_id)
+        lspec = self._prepared.get(key)
+        if lspec is not None:
+            return lspec
+        spec = self.spec(entry_id)
+        for target in spec.imports.values():
+            if target in self.specs:
+                self.prepare(sb, target)
+        chunk = sb.compile(spec.source, spec.chunkname)
+        lspec = sb.register_entry(spec.id, chunk, modules=spec.modules, imports=spec.imports)
+        self._prepared[key] = lspec
+        return lspec
+
+    # -- bodies --------------------------------------------------------------------------------
+
+    def process_body(self, entry_id: str) -> Any:
+        """``async def body(ctx, *args)`` running ``entry_id`` as a process."""
+        scripts = self
+
+        def lua_process(ctx: Any, *args: Any) -> Any:
+            # A plain function returning the driver's coroutine: the kernel awaits it,
+            # and an idle process holds one coroutine frame fewer.
+            sb = scripts.sandbox(ctx.pid.host)
+            P = sb.new_process(scripts.prepare(sb, entry_id))
+            drv = Driver(sb, ctx, P)
+            drv.start_main(scripts.spec(entry_id).method or "main", args)
+            return drv.run(result=True)
+
+        lua_process.__qualname__ = f"lua_process[{entry_id}]"
+        return lua_process
+
+    def function(self, entry_id: str) -> Any:
+        """``async def fn(*args)`` running ``entry_id`` as a function in the caller's context."""
+        scripts = self
+
+        async def lua_function(*args: Any) -> Any:
+            ctx = current_context()
+            values = current_values()
+            sb = scripts.sandbox(FUNCTION_SANDBOX)
+            lspec = scripts.prepare(sb, entry_id)
+            pool = scripts._pools.setdefault((id(sb), entry_id), [])
+            if pool:
+                P, tid = pool.pop()
+            else:
+                P, tid = sb.new_process(lspec), None
+            drv = Driver(sb, ctx, P, values=values, kind="function", reuse=True)
+            tid = drv.call_worker(tid, scripts.spec(entry_id).method or "main", args)
+            done = False
+            try:
+                out = await drv.run()
+                done = True
+            finally:
+                # Back to the pool only after a finished call (a cancelled one leaves its
+                # task mid-command), if its task survived (a raised error ends it) and
+                # did not run out of budget.
+                if sb.end_call(P, tid) and done and len(pool) < POOL_SIZE:
+                    pool.append((P, tid))
+                elif not done:
+                    sb.kill(P)
+            return result_of(sb, out)
+
+        lua_function.__qualname__ = f"lua_function[{entry_id}]"
+        return lua_function
+
+
+async def run_lua_process(ctx: Any, sb: Sandbox, lspec: Any, method: str,
+                          args: tuple[Any, ...] = ()) -> Any:
+    """Run a prepared Lua entry as a process body with ``ctx``; its result (or raise).
+
+    ``lspec`` comes from :meth:`LuaScripts.prepare` or :meth:`Sandbox.register_entry`.
+    """
+    P = sb.new_process(lspec)
+    drv = Driver(sb, ctx, P)
+    drv.start_main(method, tuple(args))
+    return await drv.run(result=True)
+
+
+_by_node: weakref.WeakKeyDictionary[Any, LuaScripts] = weakref.WeakKeyDictionary()
+
+
+def scripts_for(node: Any) -> LuaScripts:
+    """The :class:`LuaScripts` of ``node`` (created on first use)."""
+    scripts = _by_node.get(node)
+    if scripts is None:
+        scripts = _by_node[node] = LuaScripts()
+    return scripts

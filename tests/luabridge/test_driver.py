@@ -1,0 +1,335 @@
+"""The driver on the trio kernel: Lua processes and functions as kernel citizens."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import trio
+import trio.testing
+
+from beamish.actors import Error, ErrorKind, EventKind, Node, ProcessExit
+from beamish.luabridge import LuaEntrySpec, LuaScripts
+
+
+def lua(scripts: LuaScripts, node: Node, entry_id: str, source: str, *,
+        kind: str = "process.lua", method: str = "main", modules: tuple[str, ...] = ()) -> None:
+    scripts.add(LuaEntrySpec(id=entry_id, kind=kind, source=textwrap.dedent(source),
+                             chunkname=entry_id.split(":")[1] + ".lua", method=method,
+                             modules=modules))
+    if kind == "process.lua":
+        node.register_process(entry_id, scripts.process_body(entry_id))
+    else:
+        node.functions.register(entry_id, scripts.function(entry_id))
+
+
+@pytest.fixture
+def scripts() -> LuaScripts:
+    return LuaScripts(instruction_budget=1_000_000, max_memory=64 * 1024 * 1024)
+
+
+# -- exits ------------------------------------------------------------------------------------
+
+async def test_return_conventions(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:ok", "return {main = function(a) return a * 2 end}")
+        lua(scripts, node, "t:false", "return {main = function() return 42, false end}")
+        lua(scripts, node, "t:table2", "return {main = function() return 1, {x = 1} end}")
+        lua(scripts, node, "t:nilerr", "return {main = function() return nil, 'bad thing' end}")
+        lua(scripts, node, "t:errobj", """
+            return {main = function()
+              return nil, errors.new{kind = errors.CONFLICT, message = "taken", retryable = false}
+            end}""")
+        assert await node.exec("t:ok", 21) == 42
+        assert await node.exec("t:false") == 42
+        assert await node.exec("t:table2") == 1
+        with pytest.raises(ProcessExit, match="bad thing") as info:
+            await node.exec("t:nilerr")
+        assert info.value.kind is ErrorKind.UNKNOWN
+        with pytest.raises(ProcessExit, match="taken") as info:
+            await node.exec("t:errobj")
+        assert (info.value.kind, info.value.retryable) == (ErrorKind.CONFLICT, False)
+
+
+async def test_a_runaway_loop_ends_only_its_process(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:spin", "return {main = function() while true do end end}")
+        lua(scripts, node, "t:count", """
+            return {main = function(n)
+              local inbox = process.inbox()
+              local total = 0
+              for i = 1, n do total = total + inbox:receive():payload():data() end
+              return total
+            end}""")
+        counter = node.spawn("t:count", 3)
+        with pytest.raises(ProcessExit, match="instruction budget exceeded") as info:
+            await node.exec("t:spin")
+        assert info.value.kind is ErrorKind.INTERNAL
+        for i in (1, 2, 3):
+            node.send(counter, "n", i)
+        assert await node.wait(counter) == (6, None)
+
+
+async def test_a_memory_bomb_ends_only_its_process():
+    scripts = LuaScripts(max_memory=32 * 1024 * 1024)
+    async with Node() as node:
+        lua(scripts, node, "t:bomb", """
+            return {main = function()
+              local t = {}
+              while true do t[#t + 1] = string.rep("x", 65536) .. #t end
+            end}""")
+        lua(scripts, node, "t:fine", "return {main = function() local t = {} "
+                                    "for i = 1, 1000 do t[i] = i end return #t end}")
+        with pytest.raises(ProcessExit, match="out of memory"):
+            await node.exec("t:bomb")
+        assert await node.exec("t:fine") == 1000
+
+
+async def test_a_deadlock_is_an_error_exit(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:dead", "return {main = function() channel.new():receive() end}")
+        with pytest.raises(ProcessExit, match="deadlock"):
+            await node.exec("t:dead")
+
+
+async def test_an_error_in_a_spawned_coroutine_fails_the_process(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:co", """
+            return {main = function()
+              coroutine.spawn(function() error("inner failure") end)
+              channel.new():receive()
+            end}""")
+        with pytest.raises(ProcessExit, match="inner failure"):
+            await node.exec("t:co")
+
+
+async def test_terminating_a_blocked_lua_process(scripts):
+    async def watcher(ctx, target):
+        ctx.monitor(target)
+        ctx.terminate(target)
+        return await ctx.events().receive(timeout=5)
+
+    async with Node() as node:
+        lua(scripts, node, "t:wait", "return {main = function() process.inbox():receive() end}")
+        pid = node.spawn("t:wait")
+        await trio.testing.wait_all_tasks_blocked()
+        ev = await node.exec(watcher, pid)
+        assert ev.kind is EventKind.EXIT and ev.sender == pid
+        assert ev.error is not None and ev.error.message == "process terminated"
+        assert not node.is_alive(pid)
+
+
+# -- waits never block the trio thread ------------------------------------------------------
+
+async def test_lua_sleep_yields_to_other_processes(scripts):
+    ticks = []
+
+    async def ticker(ctx):
+        for i in range(5):
+            ticks.append(i)
+            await ctx.sleep(0.002)
+
+    async with Node() as node:
+        lua(scripts, node, "t:sleepy", """
+            local time = require("time")
+            return {main = function() time.sleep("40ms") return "woke" end}""",
+            modules=("time",))
+        node.spawn(ticker)
+        assert await node.exec("t:sleepy") == "woke"
+        assert ticks == [0, 1, 2, 3, 4]
+
+
+async def test_blocking_calls_with_several_coroutines_use_channels(scripts):
+    async with Node() as node:
+        node.functions.register("py:slow_double", _slow_double)
+        lua(scripts, node, "t:multi", """
+            local funcs = require("funcs")
+            local time = require("time")
+            return {main = function()
+              local results = channel.new(3)
+              coroutine.spawn(function() results:send(funcs.call("py:slow_double", 21)) end)
+              coroutine.spawn(function() time.sleep("5ms") results:send("slept") end)
+              coroutine.spawn(function()
+                results:send(process.inbox():receive():payload():data())
+              end)
+              process.send(process.pid(), "x", "inbox")
+              local got = {}
+              for i = 1, 3 do got[#got + 1] = tostring(results:receive()) end
+              table.sort(got)
+              return table.concat(got, ",")
+            end}""", modules=("funcs", "time"))
+        assert await node.exec("t:multi") == "42,inbox,slept"
+
+
+async def _slow_double(x):
+    await trio.sleep(0.01)
+    return x * 2
+
+
+# -- Python <-> Lua ----------------------------------------------------------------------------
+
+async def test_python_and_lua_processes_exchange_messages(scripts):
+    async def python_side(ctx, peer):
+        ctx.send(peer, "greet", {"from": "python", "n": [1, 2]})
+        msg = await ctx.receive(timeout=5)
+        return msg.topic, msg.payload, str(msg.sender) == str(peer)
+
+    async with Node() as node:
+        lua(scripts, node, "t:reply", """
+            return {main = function()
+              local m = process.inbox():receive()
+              local d = m:payload():data()
+              process.send(m:from(), "reply", d.from, d.n[2] + 1, {ok = true})
+            end}""")
+        peer = node.spawn("t:reply")
+        topic, payload, same = await node.exec(python_side, peer)
+        assert (topic, payload, same) == ("reply", ("python", 3, {"ok": True}), True)
+
+
+async def test_python_calls_lua_functions_with_converted_values(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:fn", """
+            return {main = function(t, x)
+              if x == "fail" then
+                return nil, errors.new{kind = errors.INVALID, message = "bad x", details = {x = x}}
+              end
+              return {sum = t.a + t.b, list = {x, x}, empty = {}}
+            end}""", kind="function.lua")
+        assert await node.call("t:fn", {"a": 1, "b": 2.5}, "y") == {
+            "sum": 3.5, "list": ["y", "y"], "empty": []}
+        with pytest.raises(Error, match="bad x") as info:
+            await node.call("t:fn", {"a": 1, "b": 1}, "fail")
+        assert info.value.kind is ErrorKind.INVALID
+        assert info.value.details == {"x": "fail"}
+
+
+async def test_lua_functions_run_in_the_callers_context(scripts):
+    async def caller(ctx):
+        return await ctx.call("t:whoami")
+
+    async with Node() as node:
+        lua(scripts, node, "t:whoami", "return {main = function() return process.pid() end}",
+            kind="function.lua")
+        pid = node.spawn(caller)
+        value, error = await node.wait(pid)
+        assert error is None and value == str(pid)
+
+
+async def test_a_function_worker_that_ran_out_of_budget_is_not_reused(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:maybe_spin", """
+            n = (n or 0) + 1
+            return {main = function(spin)
+              if spin then while true do end end
+              return n
+            end}""", kind="function.lua")
+        assert await node.call("t:maybe_spin", False) == 1
+        assert await node.call("t:maybe_spin", False) == 1  # same worker, module ran once
+        with pytest.raises(Error, match="instruction budget"):
+            await node.call("t:maybe_spin", True)
+        assert await node.call("t:maybe_spin", False) == 1
+
+
+async def test_processes_of_a_host_share_one_sandbox(scripts):
+    async with Node() as node:
+        node.add_host("other")
+        lua(scripts, node, "t:mem", "return {main = function() return process.pid() end}")
+        await node.exec("t:mem")
+        await node.exec("t:mem")
+        await node.exec("t:mem", host="other")
+        assert set(scripts.sandboxes) == {"node:local", "other"}
+
+
+async def test_events_reach_lua_as_tables(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:watch", """
+            return {main = function()
+              local pid = process.spawn_monitored("t:boom", nil)
+              local ev = process.events():receive()
+              return {kind = ev.kind, from_ok = ev.from == pid,
+                      kind_of_error = ev.result.error:kind()}
+            end}""")
+        lua(scripts, node, "t:boom", "return {main = function() "
+                                    "error(errors.new{kind = errors.TIMEOUT, message = 'x'}) end}")
+        assert await node.exec("t:watch") == {
+            "kind": EventKind.EXIT.value, "from_ok": True, "kind_of_error": "Timeout"}
+
+
+async def test_a_cancelled_function_call_does_not_poison_its_worker(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:slow", """
+            local time = require("time")
+            calls = (calls or 0) + 1
+            return {main = function(ms) time.sleep(ms * time.MILLISECOND) return calls end}""",
+            kind="function.lua", modules=("time",))
+        with pytest.raises(Error) as info:
+            await node.call("t:slow", 5000, timeout=0.02)
+        assert info.value.kind is ErrorKind.TIMEOUT
+        assert await node.call("t:slow", 1) == 1  # a fresh worker, not the interrupted one
+        assert await node.call("t:slow", 1) == 1  # ...which is then reused
+
+
+async def test_select_over_inbox_events_and_timers_with_several_coroutines(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:sel", """
+            local time = require("time")
+            return {main = function()
+              local inbox, events = process.inbox(), process.events()
+              local side = channel.new(1)
+              coroutine.spawn(function() time.sleep("5ms") side:send("side") end)
+              local seen = {}
+              process.send(process.pid(), "m", 1)
+              for i = 1, 3 do
+                local r = channel.select{events:case_receive(), inbox:case_receive(),
+                                         side:case_receive(), time.after("1s"):case_receive()}
+                if r.channel == inbox then seen[#seen + 1] = "inbox"
+                elseif r.channel == side then seen[#seen + 1] = r.value
+                elseif r.channel == events then seen[#seen + 1] = r.value.kind
+                  process.send(process.pid(), "m", 2)
+                else seen[#seen + 1] = "timeout" end
+                if i == 1 then process.cancel(process.pid(), "x") end
+              end
+              return table.concat(seen, ",")
+            end}""", modules=("time",))
+        assert await node.exec("t:sel") == "inbox,pid.cancel,inbox"
+
+
+async def test_a_process_that_keeps_yielding_starves_nobody(scripts):
+    async def ticker(ctx, target):
+        for _ in range(3):
+            await ctx.sleep(0)  # needs the trio loop: a starving spinner would hang here
+        ctx.send(target, "hello", "delivered")
+
+    async with Node() as node:
+        lua(scripts, node, "t:spinner", """
+            return {main = function()
+              local got = nil
+              coroutine.spawn(function() got = process.inbox():receive():payload():data() end)
+              while got == nil do coroutine.yield() end
+              return got
+            end}""")
+        pid = node.spawn("t:spinner")
+        node.spawn(ticker, pid)
+        with trio.fail_after(10):
+            assert await node.wait(pid) == ("delivered", None)
+
+
+async def test_a_busy_channel_loop_is_checkpointed(scripts):
+    async def poke(ctx, target):
+        await ctx.sleep(0)
+        ctx.send(target, "stop")
+
+    async with Node() as node:
+        lua(scripts, node, "t:busy", """
+            return {main = function()
+              local ch = channel.new(1)
+              local stop = false
+              coroutine.spawn(function() process.inbox():receive() stop = true end)
+              local n = 0
+              while not stop do ch:send(n) n = n + ch:receive() + 1 end
+              return n > 0
+            end}""")
+        pid = node.spawn("t:busy")
+        node.spawn(poke, pid)
+        with trio.fail_after(10):
+            assert await node.wait(pid) == (True, None)
