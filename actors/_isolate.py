@@ -29,9 +29,10 @@ from typing import Any
 from ._errors import Error, ErrorKind
 from ._pid import Pid
 
-__all__ = ["isolate", "isolate_args"]
+__all__ = ["IMMUTABLE_TYPES", "isolate", "isolate_args"]
 
-_IMMUTABLE: frozenset[type] = frozenset(
+#: Types passed through ``send`` without copying.
+IMMUTABLE_TYPES: frozenset[type] = frozenset(
     {type(None), bool, int, float, complex, str, bytes, Pid, range}
 )
 _MAX_DEPTH = 200
@@ -39,7 +40,7 @@ _MAX_DEPTH = 200
 
 def isolate(value: Any) -> Any:
     """Return a value the receiver may own: ``value`` itself if immutable, else a copy."""
-    if type(value) in _IMMUTABLE:
+    if type(value) in IMMUTABLE_TYPES:
         return value
     return _copy(value, 0)
 
@@ -47,14 +48,14 @@ def isolate(value: Any) -> Any:
 def isolate_args(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """Isolate each item of an argument tuple (the hot path of ``send``)."""
     for v in values:
-        if type(v) not in _IMMUTABLE:
+        if type(v) not in IMMUTABLE_TYPES:
             return tuple(_copy(x, 0) for x in values)
     return values
 
 
 def _copy(value: Any, depth: int) -> Any:
     t = type(value)
-    if t in _IMMUTABLE:
+    if t in IMMUTABLE_TYPES:
         return value
     if depth > _MAX_DEPTH:
         raise Error(
@@ -78,7 +79,7 @@ def _copy(value: Any, depth: int) -> Any:
     if t is frozenset:
         return (
             value
-            if all(type(v) in _IMMUTABLE for v in value)
+            if all(type(v) in IMMUTABLE_TYPES for v in value)
             else frozenset(_copy(v, d) for v in value)
         )
     if t is bytearray:

@@ -32,7 +32,7 @@ from ._context import Target, _current
 from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
 from ._host import Host, LocalHost, SpawnRequest
-from ._isolate import isolate, isolate_args
+from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
 from ._message import Event, EventKind, Message
 from ._names import NameRegistry
 from ._pid import Pid
@@ -376,11 +376,15 @@ class Node:
     def _send(
         self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None
     ) -> None:
-        if not topic or topic[0] == "@" or type(topic) is not str:
+        if type(topic) is not str or not topic or topic[0] == "@":
             _check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
         proc = self._procs.get(pid)
-        msg = Message(topic, sender, isolate_args(payload))
+        for v in payload:  # isolate_args, inlined: most payloads are immutable scalars
+            if type(v) not in IMMUTABLE_TYPES:
+                payload = isolate_args(payload)
+                break
+        msg = Message(topic, sender, payload)
         if proc is not None:
             proc._deliver(msg)
         else:

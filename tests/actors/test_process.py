@@ -132,6 +132,8 @@ async def test_at_topics_are_reserved():
             proc.listen("@events")
         with pytest.raises(Error, match="non-empty"):
             proc.send(proc.pid, "", 1)
+        with pytest.raises(Error, match="non-empty string"):
+            proc.send(proc.pid, 5, 1)
         return "ok"
 
     async with Node() as node:
