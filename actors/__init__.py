@@ -17,7 +17,6 @@ from ._channel import WouldBlock as WouldBlock
 from ._channel import select as select
 from ._context import ChannelLike as ChannelLike
 from ._context import Context as Context
-from ._context import FutureLike as FutureLike
 from ._context import current_context as current_context
 from ._context import current_values as current_values
 from ._errors import Error as Error
@@ -28,7 +27,8 @@ from ._errors import ProcessNotFound as ProcessNotFound
 from ._errors import Timeout as Timeout
 from ._errors import as_error as as_error
 from ._functions import FunctionRegistry as FunctionRegistry
-from ._functions import Future as Future
+from ._functions import KernelFuture as KernelFuture
+from ._future import Future as Future
 from ._host import Host as Host
 from ._host import LocalHost as LocalHost
 from ._host import SpawnRequest as SpawnRequest
@@ -60,8 +60,8 @@ __all__ = [
     "EventKind",
     "FunctionRegistry",
     "Future",
-    "FutureLike",
     "Host",
+    "KernelFuture",
     "LoadError",
     "LocalHost",
     "Message",

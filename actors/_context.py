@@ -34,15 +34,17 @@ import abc
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import Error, ErrorKind
 from ._pid import Pid
 
+if TYPE_CHECKING:
+    from ._future import Future
+
 __all__ = [
     "ChannelLike",
     "Context",
-    "FutureLike",
     "current_context",
     "current_values",
 ]
@@ -60,17 +62,6 @@ class ChannelLike(Protocol):
 
     @property
     def closed(self) -> bool: ...
-
-
-class FutureLike(Protocol):
-    """An asynchronous function call (``call_async``)."""
-
-    channel: ChannelLike
-
-    def is_complete(self) -> bool: ...
-    def is_canceled(self) -> bool: ...
-    def cancel(self) -> bool: ...
-    async def result(self) -> Any: ...
 
 
 Target = str | Callable[..., Any]
@@ -206,7 +197,7 @@ class Context(abc.ABC):
         timeout: float | None = None,
         context: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
-    ) -> FutureLike:
+    ) -> Future:
         """Start a call and return a future; it is cancelled when this process exits."""
 
     # -- time and ids -------------------------------------------------------------

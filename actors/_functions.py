@@ -27,9 +27,10 @@ import trio
 from ._channel import Channel
 from ._context import Context, _current
 from ._errors import Error, ErrorKind, Timeout, as_error
+from ._future import Future
 from ._isolate import isolate, isolate_args
 
-__all__ = ["Function", "FunctionRegistry", "Future", "check_function_id"]
+__all__ = ["Function", "FunctionRegistry", "Future", "KernelFuture", "check_function_id"]
 
 
 def check_function_id(func_id: object) -> str:
@@ -138,58 +139,19 @@ def _sync(f: Function, args: tuple[Any, ...]) -> Any:
     return result
 
 
-class Future:
-    """An asynchronous call. ``channel`` receives ``(value, error)`` once, then closes.
+class KernelFuture(Future):
+    """A call running in the node's system nursery under its own cancel scope."""
 
-    Outcomes: :meth:`result` returns the value or raises the error; a cancelled future
-    raises ``Error(CANCELED)``. :meth:`cancel` is best-effort: a call that already
-    finished keeps its result and ``cancel`` returns False.
-    """
+    __slots__ = ("_scope",)
 
-    __slots__ = ("_done", "_error", "_scope", "_value", "canceled", "channel", "func_id")
+    channel: Channel
 
     def __init__(self, func_id: str) -> None:
-        self.func_id = func_id
-        self.channel = Channel(f"future:{func_id}")
+        super().__init__(func_id, Channel(f"future:{func_id}"))
         self._scope = trio.CancelScope()
-        self._done = False
-        self._value: Any = None
-        self._error: Error | None = None
-        self.canceled = False
 
-    def _set(self, value: Any, error: Error | None) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._value, self._error = value, error
-        self.channel.put_nowait((value, error))
-        self.channel.close()
-
-    def is_complete(self) -> bool:
-        return self._done
-
-    def is_canceled(self) -> bool:
-        return self.canceled
-
-    def cancel(self) -> bool:
-        if self._done:
-            return False
-        self.canceled = True
+    def _abort(self) -> None:
         self._scope.cancel()
-        self._set(None, Error(f"call to {self.func_id} was canceled", kind=ErrorKind.CANCELED))
-        return True
 
-    def result_nowait(self) -> tuple[Any, Error | None]:
-        """``(value, error)``; ``(None, None)`` while not complete."""
-        return self._value, self._error
-
-    async def result(self) -> Any:
-        if not self._done:  # wait without consuming: the channel stays readable
-            await self.channel.wait_readable()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def __repr__(self) -> str:
-        state = "canceled" if self.canceled else ("done" if self._done else "pending")
-        return f"<Future {self.func_id} {state}>"
+    async def _wait(self) -> None:
+        await self.channel.wait_readable()

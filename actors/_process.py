@@ -41,7 +41,7 @@ import trio
 from ._channel import Channel, select
 from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
-from ._functions import Future
+from ._functions import Future, KernelFuture
 from ._isolate import isolate
 from ._message import Event, EventKind, Message
 from ._pid import Pid
@@ -415,10 +415,10 @@ class Process(Context):
         timeout: float | None = None,
         context: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
-    ) -> Future:
+    ) -> KernelFuture:
         """Start ``func_id`` in the background; it is cancelled when this process exits."""
         self._node.functions.get(func_id)  # fail fast on unknown IDs
-        fut = Future(func_id)
+        fut = KernelFuture(func_id)
         values = self.values if not context else {**self.values, **context}
         if self._futures is None:
             self._futures = set()

@@ -84,6 +84,7 @@ import temporalio.workflow as workflow
 
 from beamish.actors._context import Context, Target
 from beamish.actors._errors import Error, ErrorKind, ProcessExit
+from beamish.actors._future import Future
 from beamish.actors._isolate import isolate_args
 from beamish.actors._message import Event, EventKind, Message
 from beamish.actors._pid import Pid
@@ -158,19 +159,15 @@ def _unsupported(op: str, why: str) -> Error:
     )
 
 
-class WorkflowFuture:
-    """An activity started with ``call_async`` (the kernel ``Future`` interface)."""
+class WorkflowFuture(Future):
+    """An activity started with ``call_async``: the kernel's :class:`Future` contract,
+    completed by the activity task; cancelling it cancels the activity."""
 
-    __slots__ = ("_done", "_error", "_handle", "_value", "canceled", "channel", "func_id")
+    __slots__ = ("_handle",)
 
     def __init__(self, func_id: str, handle: asyncio.Task[Any]) -> None:
-        self.func_id = func_id
-        self.channel = WorkflowChannel(f"future:{func_id}")
+        super().__init__(func_id, WorkflowChannel(f"future:{func_id}"))
         self._handle = handle
-        self._done = False
-        self._value: Any = None
-        self._error: Error | None = None
-        self.canceled = False
         handle.add_done_callback(self._on_done)
 
     def _on_done(self, handle: asyncio.Task[Any]) -> None:
@@ -183,42 +180,11 @@ class WorkflowFuture:
         else:
             self._set(handle.result(), None)
 
-    def _set(self, value: Any, error: Error | None) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._value, self._error = value, error
-        self.channel.put_nowait((value, error))
-        self.channel.close()
-
-    def is_complete(self) -> bool:
-        return self._done
-
-    def is_canceled(self) -> bool:
-        return self.canceled
-
-    def cancel(self) -> bool:
-        """Request cancellation of the activity; the future completes CANCELED at once."""
-        if self._done:
-            return False
-        self.canceled = True
+    def _abort(self) -> None:
         self._handle.cancel()
-        self._set(None, Error(f"call to {self.func_id} was canceled", kind=ErrorKind.CANCELED))
-        return True
 
-    def result_nowait(self) -> tuple[Any, Error | None]:
-        return self._value, self._error
-
-    async def result(self) -> Any:
-        if not self._done:
-            await self.channel.receive()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def __repr__(self) -> str:
-        state = "canceled" if self.canceled else ("done" if self._done else "pending")
-        return f"<WorkflowFuture {self.func_id} {state}>"
+    async def _wait(self) -> None:
+        await workflow.wait_condition(lambda: self._done)
 
 
 class WorkflowContext(Context):
