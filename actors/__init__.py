@@ -26,6 +26,7 @@ from ._errors import ProcessExit as ProcessExit
 from ._errors import ProcessNotFound as ProcessNotFound
 from ._errors import Timeout as Timeout
 from ._errors import as_error as as_error
+from ._exports import publish
 from ._functions import FunctionRegistry as FunctionRegistry
 from ._functions import KernelFuture as KernelFuture
 from ._future import Future as Future
@@ -81,11 +82,4 @@ __all__ = [
     "select",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("beamish.actors."):
-        try:
-            _obj.__module__ = "beamish.actors"
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+publish(globals())

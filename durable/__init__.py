@@ -24,6 +24,8 @@ first:
 Workflow-defining modules here never import trio: Temporal's sandbox may re-import them.
 """
 
+from beamish.actors._exports import publish
+
 from ._bridge import AsyncioBridge as AsyncioBridge
 from ._client import ClientConfig as ClientConfig
 from ._client import connect_client as connect_client
@@ -62,11 +64,4 @@ __all__ = [
     "lua_workflow_body",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("beamish.durable."):
-        try:
-            _obj.__module__ = "beamish.durable"
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+publish(globals())

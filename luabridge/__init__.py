@@ -17,6 +17,8 @@ Layers, lowest first:
   (:data:`KIND_HANDLERS`).
 """
 
+from beamish.actors._exports import publish
+
 from ._convert import ConversionError as ConversionError
 from ._convert import Converter as Converter
 from ._driver import Driver as Driver
@@ -55,11 +57,4 @@ __all__ = [
     "spec_from_entry",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("beamish.luabridge."):
-        try:
-            _obj.__module__ = "beamish.luabridge"
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+publish(globals())

@@ -35,6 +35,8 @@ Quick start::
         await sup.stop()
 """
 
+from beamish.actors._exports import publish
+
 from ._backoff import Backoff as Backoff
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import DEFAULT_SHUTDOWN as DEFAULT_SHUTDOWN
@@ -119,11 +121,4 @@ __all__ = [
     "supervisor_at",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("beamish.supervision."):
-        try:
-            _obj.__module__ = "beamish.supervision"
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+publish(globals())
