@@ -3,9 +3,12 @@
 Run from the repository root. Options::
 
     --quick               smaller sizes, one sample each: a smoke run under a minute
-    --reps N              samples per implementation (default 5; ring 3, memory 2)
-    --only NAME ...       scenarios to run (pingpong, throughput, call, request_reply,
-                          fanout, ring, spawn, memory, supervisor_restart)
+    --reps N              samples per implementation (default 5; ring, lua_spawn and the
+                          workflows 3, memory 2; slow peers capped at 3)
+    --only NAME ...       scenarios to run (see --list: pingpong, throughput, call,
+                          request_reply, fanout, ring, spawn, memory, supervisor_restart,
+                          lua_pingpong, lua_spawn, lua_memory, lua_call,
+                          workflow_latency, workflow_throughput)
     --impl NAME ...       implementations to run (beamish always runs)
     --list                list scenarios and implementations, run nothing
     --out DIR             where latest.json and ratios.png go (benchmarks/results)

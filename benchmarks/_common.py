@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "WARMUP",
     "clock",
+    "finish_now",
     "forked_copies",
     "pykka_actors",
     "rss_bytes",
@@ -111,3 +112,10 @@ def forked_copies(origin: Any) -> list[Any]:
         ):
             found.append(proc)
     return found
+
+
+def finish_now(value: Any) -> Any:
+    """End the sample with ``value`` now, skipping tear-down (see ``_worker.finish_now``)."""
+    from ._worker import finish_now as _finish_now
+
+    return _finish_now(value)

@@ -13,11 +13,14 @@ The runner (:func:`run_suite`) takes, for each repetition, every implementation 
 scenario in a rotated order (so none always runs first or last), each in a fresh
 interpreter (``python -m benchmarks._worker``) with a time limit, and keeps every
 sample. :func:`summarize` turns samples into median, min and max and the ratios
-``beamish / other``; :class:`Target` checks the goals of issue 2 against them.
+``beamish / other``; :class:`Target` checks the goals of issues 2, 3 and 5 against them.
 
 Peers too slow for the full size (a thread or an OS process per actor) get smaller
-parameters through ``Scenario.overrides``; every figure is per operation, so sizes stay
-comparable, and the report marks such rows with the size used.
+parameters through ``Scenario.overrides`` and, where their figure is stable anyway, fewer
+samples through ``Scenario.rep_caps``; every figure is per operation, so sizes stay
+comparable, and the report marks such rows with the size used. The time budget: a full
+run in about five minutes on two cores, ``--quick`` under one; every sample records its
+wall time (``walls`` in the JSON) so the budget can be checked per row.
 
 Invariants: a worker prints exactly one ``BENCH-RESULT`` line; after every sample the
 worker's process group (it is started in a new session, so the group is ours alone)
@@ -76,6 +79,11 @@ IMPL_LABELS: dict[str, str] = {
     "triotp": "triotp",
     "beamish_timeout": "beamish, call(timeout=5)",
     "beamish_lua": "beamish (Lua)",
+    "python": "beamish (Python)",
+    "lua_to_python": "beamish, Lua -> Python function",
+    "python_to_lua": "beamish, Python -> Lua function",
+    "temporalio": "temporalio (default sandbox)",
+    "temporalio_unsandboxed": "temporalio (sandboxed=False)",
 }
 
 
@@ -85,17 +93,24 @@ class Skip(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A goal to report: ``beamish / against <= value`` (``max_ratio``), ``against /
-    beamish >= value`` (``min_speedup``) or ``beamish <= value`` (``max_value``)."""
+    """A goal to report, about the ``subject`` row (``beamish`` unless said otherwise):
+    ``subject / against <= value`` (``max_ratio``), ``against / subject >= value``
+    (``min_speedup``) or ``subject <= value`` (``max_value``).
+
+    ``subject`` names another implementation when a scenario has two beamish rows that
+    the issues both give a goal (the Lua and the Python workflow, say)."""
 
     label: str
     kind: str
     value: float
     against: str | None = None
+    subject: str = "beamish"
 
     def evaluate(self, medians: Mapping[str, float]) -> tuple[float | None, bool | None]:
         """Return (measured figure, met?) or (None, None) when a median is missing."""
-        mine = medians.get("beamish")
+        if self.kind not in ("max_value", "max_ratio", "min_speedup"):
+            raise ValueError(f"target {self.label!r}: unknown kind {self.kind!r}")
+        mine = medians.get(self.subject)
         if mine is None:
             return None, None
         if self.kind == "max_value":
@@ -106,10 +121,8 @@ class Target:
         if self.kind == "max_ratio":
             ratio = mine / other
             return ratio, ratio <= self.value
-        if self.kind == "min_speedup":
-            speedup = other / mine
-            return speedup, speedup >= self.value
-        raise ValueError(f"target {self.label!r}: unknown kind {self.kind!r}")
+        speedup = other / mine
+        return speedup, speedup >= self.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +136,8 @@ class Scenario:
     params / quick_params: keyword arguments of a full / ``--quick`` run.
     overrides: name -> caps on the params for slow peers (applied as ``min``).
     reps / quick_reps: samples per implementation (``None``: the run's default).
+    rep_caps: name -> at most this many samples of that implementation in a full run
+        (slow peers whose figure is already stable; fewer samples, same interleaving).
     targets: goals reported under the table.
     timeout: seconds one sample may take before its worker is killed.
     module: the defining module (set by discovery; the worker imports it).
@@ -137,6 +152,7 @@ class Scenario:
     overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     reps: int | None = None
     quick_reps: int | None = None
+    rep_caps: Mapping[str, int] = dataclasses.field(default_factory=dict)
     targets: Sequence[Target] = ()
     timeout: float = 120.0
     note: str = ""
@@ -197,6 +213,12 @@ SCENARIO_ORDER = (
     "spawn",
     "memory",
     "supervisor_restart",
+    "lua_pingpong",
+    "lua_spawn",
+    "lua_memory",
+    "lua_call",
+    "workflow_latency",
+    "workflow_throughput",
 )
 
 
@@ -301,8 +323,9 @@ def run_suite(
 ) -> dict[str, Any]:
     """Run every scenario, interleaving implementations across repetitions.
 
-    ``reps`` overrides every scenario's repetitions; ``impls`` keeps only those names
-    (``beamish`` is always kept when present, so ratios exist). Returns the JSON-ready
+    ``reps`` overrides every scenario's repetitions (``Scenario.rep_caps`` still apply in
+    a full run); ``impls`` keeps only those names (``beamish`` is always kept when
+    present, so ratios exist). Returns the JSON-ready
     results (see :func:`summarize` for the per-scenario shape).
     """
     say = progress or (lambda _msg: None)
@@ -323,6 +346,8 @@ def run_suite(
             shift = rep % len(names) if names else 0
             for name in names[shift:] + names[:shift]:
                 if name in finished:
+                    continue
+                if not quick and len(samples[name]) >= scenario.rep_caps.get(name, n_reps):
                     continue
                 params = params_for(scenario, name, quick=quick)
                 result = run_one(scenario, name, params)
@@ -356,6 +381,14 @@ def _progress_line(
     return f"  {scenario.name:<18} {name:<16} {rep + 1}/{n_reps}  {what}  ({result['wall']:.1f}s)"
 
 
+def _median_extra(runs: Sequence[Mapping[str, Any]]) -> Any:
+    """The ``extra`` of the sample whose value is the median (the lower middle one for
+    an even count), so the notes describe the same sample as the median."""
+    with_extra = sorted((r for r in runs if "value" in r and r.get("extra")),
+                        key=lambda r: r["value"])
+    return with_extra[(len(with_extra) - 1) // 2]["extra"] if with_extra else None
+
+
 def summarize(
     scenario: Scenario, samples: Mapping[str, Sequence[Mapping[str, Any]]], *, quick: bool
 ) -> dict[str, Any]:
@@ -367,12 +400,13 @@ def summarize(
         entry: dict[str, Any] = {
             "label": IMPL_LABELS.get(name, name),
             "samples": values,
+            "walls": [round(r["wall"], 2) for r in runs if "wall" in r],
             "params": params_for(scenario, name, quick=quick),
             "scaled_down": params_for(scenario, name, quick=quick)
             != params_for(scenario, "beamish", quick=quick),
             "skipped": next((r["skip"] for r in runs if "skip" in r), None),
             "errors": [r["error"] for r in runs if "error" in r],
-            "extra": next((r["extra"] for r in reversed(runs) if r.get("extra")), None),
+            "extra": _median_extra(runs),
         }
         if values:
             entry["median"] = statistics.median(values)
@@ -391,7 +425,8 @@ def summarize(
         measured, met = target.evaluate(medians)
         targets.append(
             {"label": target.label, "kind": target.kind, "value": target.value,
-             "against": target.against, "measured": measured, "met": met}
+             "subject": target.subject, "against": target.against,
+             "measured": measured, "met": met}
         )
     return {
         "name": scenario.name,

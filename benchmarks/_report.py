@@ -8,7 +8,9 @@ The table has one block per scenario and one row per implementation: median, min
 over the samples, the number of samples, and ``beamish ÷ this``. Every unit is "lower is
 better", so a ratio below 1 means beamish is faster (or smaller) than that row; the
 ``floor`` row's ratio is the price of beamish's features over the bare mechanism.
-Targets (issue 2) follow, each marked met / MISSED / n/a.
+The targets the issues name (issues 2, 3 and 5) follow each block, marked met / MISSED
+/ n/a, and are gathered again in one list (:func:`target_summary`) at the end of the
+console output and near the top of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "console_table",
     "machine_info",
     "markdown_report",
+    "target_summary",
     "write_chart",
     "write_json",
 ]
@@ -97,6 +100,8 @@ def fmt(value: float | None) -> str:
 def fmt_ratio(ratio: float | None) -> str:
     if ratio is None:
         return "—"
+    if ratio < 0.1:  # two significant digits, not "0.00×"
+        return f"{ratio:.2g}×"
     return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.1f}×" if ratio < 100 else f"{ratio:.0f}×"
 
 
@@ -122,20 +127,41 @@ def _rows(scenario: Mapping[str, Any]) -> list[list[str]]:
         extra = r.get("extra") or {}
         if "spawn_us" in extra:
             notes.append(f"spawn {fmt(extra['spawn_us'])} µs each")
+        if extra.get("lua_heap_bytes"):
+            notes.append(f"of which Lua heap {fmt(extra['lua_heap_bytes'])} B")
+        if "workflows_per_s" in extra and r.get("median"):  # the figure is 1000 / rate
+            notes.append(f"{fmt(1000 / r['median'])} workflows/s")
         rows.append([r["label"], median, spread, str(len(r["samples"])), ratio, "; ".join(notes)])
     return rows
 
 
+def _verdict(t: Mapping[str, Any]) -> str:
+    if t["met"] is None:
+        return "n/a (missing measurement)"
+    return f"{'met' if t['met'] else 'MISSED'} (measured {_measured(t)})"
+
+
+def _measured(t: Mapping[str, Any], unit: str = "") -> str:
+    if t["measured"] is None:
+        return "—"
+    if t["kind"] == "max_value":
+        return fmt(t["measured"]) + (f" {unit}" if unit else "")
+    return fmt(t["measured"]) + "×"
+
+
 def _target_lines(scenario: Mapping[str, Any]) -> list[str]:
-    lines = []
-    for t in scenario.get("targets", []):
-        if t["met"] is None:
-            verdict = "n/a (missing measurement)"
-        else:
-            measured = fmt(t["measured"]) + ("" if t["kind"] == "max_value" else "×")
-            verdict = f"{'met' if t['met'] else 'MISSED'} (measured {measured})"
-        lines.append(f"target: {t['label']}: {verdict}")
-    return lines
+    return [f"target: {t['label']}: {_verdict(t)}" for t in scenario.get("targets", [])]
+
+
+def target_summary(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the run, in table order: scenario name, label, measured, verdict."""
+    out = []
+    for sc in run["scenarios"]:
+        for t in sc.get("targets", []):
+            verdict = "n/a" if t["met"] is None else "met" if t["met"] else "MISSED"
+            out.append({"scenario": sc["name"], "label": t["label"],
+                        "measured": _measured(t, sc["unit"]), "verdict": verdict})
+    return out
 
 
 HEADERS = ["implementation", "median", "min–max", "n", "beamish ÷ this", "notes"]
@@ -157,6 +183,12 @@ def console_table(run: Mapping[str, Any]) -> str:
             out.append("  " + line)
         if sc.get("note"):
             out.append(f"  note: {sc['note']}")
+    summary = target_summary(run)
+    if summary:
+        met = sum(t["verdict"] == "met" for t in summary)
+        out.append(f"\n== targets: {met} of {len(summary)} met")
+        for t in summary:
+            out.append(f"  {t['verdict']:<6}  {t['label']}  [{t['scenario']}: {t['measured']}]")
     mode = "quick" if run.get("quick") else "full"
     out.append(
         f"\n({mode} run, {run.get('duration_s', 0):.0f}s; ratios < 1 mean beamish is faster or "
@@ -210,7 +242,7 @@ def markdown_report(run: Mapping[str, Any], *, chart: str | None) -> str:
         "```sh",
         "pip install -e '.[bench]'",
         "pip install --no-deps 'triotp==0.2.1'  # its trio<0.20 pin is stale; runs on trio 0.35",
-        "python -m benchmarks                 # full suite, a few minutes; --quick: under a minute",
+        "python -m benchmarks                 # full suite, ~5 min (2 cores); --quick: < 1 min",
         "python -m benchmarks --markdown      # also rewrite this file",
         "```",
         "",
@@ -228,6 +260,15 @@ def markdown_report(run: Mapping[str, Any], *, chart: str | None) -> str:
         + f"; {mode}, {run.get('duration_s', 0):.0f} s",
         "",
     ]
+    summary = target_summary(run)
+    if summary:
+        met = sum(t["verdict"] == "met" for t in summary)
+        lines += [f"## Targets ({met} of {len(summary)} met)", "",
+                  "| target | scenario | measured | verdict |", "|---|---|---:|---|"]
+        for t in summary:
+            verdict = f"**{t['verdict']}**" if t["verdict"] == "MISSED" else t["verdict"]
+            lines.append(f"| {t['label']} | {t['scenario']} | {t['measured']} | {verdict} |")
+        lines.append("")
     if chart:
         lines += ["## At a glance", "", f"![beamish ÷ each implementation]({chart})", ""]
     lines += ["## Results", "", markdown_table(run)]
@@ -274,20 +315,21 @@ def write_chart(run: Mapping[str, Any], path: Path) -> bool:
             if v:
                 grid[r, c] = v
     logs = np.log10(grid)
-    fig, ax = plt.subplots(figsize=(1.15 * len(names) + 3.2, 0.5 * len(scenarios) + 1.9))
-    cmap = matplotlib.colormaps["RdYlGn_r"].copy()
-    cmap.set_bad("#dddddd")
+    fig, ax = plt.subplots(figsize=(0.95 * len(names) + 4.2, 0.42 * len(scenarios) + 2.0))
+    cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="#dddddd")
     ax.imshow(np.ma.masked_invalid(logs), cmap=cmap, vmin=-1.5, vmax=1.5, aspect="auto")
     for r in range(len(scenarios)):
         for c in range(len(names)):
             v = grid[r, c]
             text = "—" if np.isnan(v) else fmt_ratio(float(v))
-            ax.text(c, r, text, ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(names)), [_short(n) for n in names], fontsize=8, rotation=30,
-                  ha="right")
+            dark = not np.isnan(v) and abs(logs[r, c]) > 1.0  # deep colour: white text
+            ax.text(c, r, text, ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.xaxis.tick_top()
     ax.set_yticks(range(len(scenarios)), [f"{sc['title']}" for sc in scenarios], fontsize=8)
     ax.set_title("beamish ÷ each implementation (lower is better: green < 1 < red)",
-                 fontsize=10)
+                 fontsize=10, pad=12)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -303,6 +345,12 @@ _SHORT = {
     "thespian_mp": "Thespian\nmultiproc",
     "direct": "direct\ncall",
     "direct_async": "direct\nawait",
+    "python": "beamish\n(Python)",
+    "beamish_lua": "beamish\n(Lua)",
+    "beamish_timeout": "beamish\ntimeout=5",
+    "lua_to_python": "Lua ->\nPython fn",
+    "python_to_lua": "Python ->\nLua fn",
+    "temporalio_unsandboxed": "temporalio\nunsandboxed",
 }
 
 

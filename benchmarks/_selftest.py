@@ -2,13 +2,15 @@
 
 Not discovered by ``python -m benchmarks`` (only ``bench_*`` modules are); run it with
 ``python -m benchmarks --module benchmarks._selftest``. Each implementation stands for
-one outcome the harness must report: a measurement, a skip, an error, a timeout.
+one outcome the harness must report: a measurement, a skip, an error, a timeout, a
+sample that ends itself early (``finish_now``).
 """
 
 from __future__ import annotations
 
 import time
 
+from ._common import finish_now
 from ._harness import Scenario, Skip, Target
 
 
@@ -44,6 +46,12 @@ def broken(n: int) -> float:
     raise ValueError("boom")
 
 
+def early(n: int) -> float:
+    """Ends the sample before its 'tear-down', which would fail."""
+    finish_now({"value": 7.0, "n": n})
+    raise RuntimeError("tear-down ran: finish_now did not end the worker")
+
+
 def sleeper(n: int) -> float:
     time.sleep(60)
     return 0.0
@@ -64,11 +72,21 @@ SCENARIOS = [
         params={"n": 1_000},
         quick_params={"n": 100},
         overrides={"extra": {"n": 10}},
+        rep_caps={"extra": 1},
         targets=(
             Target("beamish <= 1000x floor", "max_ratio", 1000.0, "floor"),
             Target("beamish <= 1 s", "max_value", 1e6),
             Target("needs a missing row", "max_ratio", 2.0, "skipper"),
+            Target("floor <= 1 s", "max_value", 1e6, subject="floor"),
         ),
+        timeout=60.0,
+    ),
+    Scenario(
+        name="selftest_early",
+        title="harness self-test: a sample that skips its tear-down",
+        unit="µs/op",
+        implementations={"beamish": early},
+        params={"n": 3},
         timeout=60.0,
     ),
     Scenario(

@@ -242,9 +242,10 @@ SCENARIOS = [
         params={"n": 20_000},
         quick_params={"n": 3_000},
         overrides={"pykka": {"n": 3_000}, "thespian_mp": {"n": 300}},
+        rep_caps={"thespian_mp": 3},  # slow peer: its figure is stable
         targets=(
-            Target("round trip <= 1.5x the raw trio floor", "max_ratio", 1.5, "floor"),
-            Target(">= 5x faster than Pykka's ask", "min_speedup", 5.0, "pykka"),
+            Target("issue 2: round trip <= 1.5x the raw trio floor", "max_ratio", 1.5, "floor"),
+            Target("issue 2: >= 5x faster than Pykka's ask", "min_speedup", 5.0, "pykka"),
         ),
     )
 ]

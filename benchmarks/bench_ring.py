@@ -284,9 +284,10 @@ SCENARIOS = [
             "pykka": {"size": 1_000, "laps": 10},
             "thespian_simple": {"laps": 10},
             "thespian_mp": {"size": 8, "laps": 20},
-            "triotp": {"laps": 20},
-            "trio_channels": {"laps": 30},
-            "asyncio": {"laps": 30},
+            "floor": {"laps": 30},  # per-hop figures: laps only repeat the same hops
+            "triotp": {"laps": 10},
+            "trio_channels": {"laps": 20},
+            "asyncio": {"laps": 20},
         },
         reps=3,
         timeout=300.0,

@@ -243,6 +243,8 @@ SCENARIOS = [
             "thespian_simple": {"n": 50_000},
             "thespian_mp": {"n": 2_000},
             "triotp": {"n": 50_000},
+            "trio_channels": {"n": 50_000},
         },
+        rep_caps={"thespian_mp": 3, "pykka": 3},  # slow peers: their figure is stable
     )
 ]

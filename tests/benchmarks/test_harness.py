@@ -7,6 +7,7 @@ checks the *structure* of what comes out. No timing is asserted.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def test_run_suite_reports_every_implementation_with_its_outcome(suite_run):
     assert set(sc["results"]) == {"beamish", "floor", "extra", "skipper", "broken"}
     for name in ("beamish", "floor", "extra"):
         r = sc["results"][name]
-        assert len(r["samples"]) == 2
+        assert len(r["samples"]) == (1 if name == "extra" else 2)  # rep_caps: extra 1
+        assert len(r["walls"]) == len(r["samples"])
         assert r["min"] <= r["median"] <= r["max"]
         assert not r["errors"] and r["skipped"] is None
     skipped = sc["results"]["skipper"]
@@ -68,6 +70,26 @@ def test_targets_are_evaluated_or_marked_missing(suite_run):
     assert by_label["beamish <= 1 s"]["met"] is True
     assert isinstance(by_label["beamish <= 1000x floor"]["measured"], float)
     assert by_label["needs a missing row"]["met"] is None
+    assert by_label["floor <= 1 s"]["met"] is True
+    assert by_label["floor <= 1 s"]["subject"] == "floor"
+
+
+def test_rep_caps_apply_to_full_runs_only(selftest):
+    quick = run_suite([selftest["selftest"]], quick=True, reps=2, impls=["extra"])
+    (sc,) = quick["scenarios"]
+    assert len(sc["results"]["extra"]["samples"]) == 2
+    assert set(sc["results"]) == {"beamish", "extra"}
+
+
+def test_a_sample_can_end_itself_before_tear_down(selftest):
+    result = run_one(selftest["selftest_early"], "beamish", {"n": 3})
+    assert result["value"] == 7.0 and result["extra"] == {"n": 3}
+
+
+def test_finish_now_outside_a_worker_returns_the_value():
+    from benchmarks._common import finish_now
+
+    assert finish_now({"value": 1.0}) == {"value": 1.0}
 
 
 def test_scaled_down_rows_are_marked_with_their_params(suite_run):
@@ -96,29 +118,66 @@ def test_target_kinds():
     assert Target("s", "min_speedup", 5.0, "pykka").evaluate(medians) == (10.0, True)
     assert Target("v", "max_value", 4096).evaluate(medians) == (2.0, True)
     assert Target("m", "max_ratio", 1.5, "absent").evaluate(medians) == (None, None)
+    assert Target("p", "max_ratio", 0.2, "pykka", subject="floor").evaluate(medians) == (
+        0.05, True)
+    assert Target("a", "max_value", 1.0, subject="absent").evaluate(medians) == (None, None)
     with pytest.raises(ValueError, match="unknown kind"):
         Target("x", "bogus", 1.0, "floor").evaluate(medians)
+    with pytest.raises(ValueError, match="unknown kind"):
+        Target("x", "bogus", 1.0, subject="absent").evaluate(medians)
 
 
 def test_console_and_markdown_reports_show_every_row(suite_run):
     run = {**suite_run, "machine": _report.machine_info()}
     table = _report.console_table(run)
     for text in ("harness self-test", "beamish ÷ this", "skipped: not available here",
-                 "error: ValueError: boom", "run at n=10", "target: beamish <= 1 s: met"):
+                 "error: ValueError: boom", "run at n=10", "target: beamish <= 1 s: met",
+                 "== targets: 3 of 4 met", "n/a     needs a missing row"):
         assert text in table
     md = _report.markdown_report(run, chart="chart.png")
     for text in ("# beamish benchmarks", "## How to reproduce", "python -m benchmarks",
-                 "## Machine", "CPU:", "![", "| **beamish** |"):
+                 "## Machine", "CPU:", "![", "| **beamish** |", "## Targets (3 of 4 met)",
+                 "| needs a missing row | selftest | — | n/a |"):
         assert text in md
+
+
+def test_target_summary_lists_every_target_in_table_order(suite_run):
+    summary = _report.target_summary(suite_run)
+    assert [t["label"] for t in summary] == [
+        "beamish <= 1000x floor", "beamish <= 1 s", "needs a missing row", "floor <= 1 s"]
+    assert summary[1]["verdict"] == "met" and summary[1]["measured"].endswith(" µs/op")
+    assert summary[2]["verdict"] == "n/a" and summary[2]["measured"] == "—"
+
+
+def test_chart_is_a_png_when_matplotlib_is_installed(suite_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "chart.png"
+    assert _report.write_chart(suite_run, png) is True
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ratio_format_keeps_small_ratios_readable():
+    assert _report.fmt_ratio(0.0036) == "0.0036×"
+    assert _report.fmt_ratio(0.5) == "0.50×"
+    assert _report.fmt_ratio(None) == "—"
 
 
 def test_discovery_finds_the_suite_and_every_scenario_has_beamish():
     scenarios = discover()
     names = [s.name for s in scenarios]
     assert len(names) == len(set(names))
-    for expected in ("pingpong", "throughput", "call", "request_reply", "fanout", "ring",
-                     "spawn", "memory", "supervisor_restart"):
-        assert expected in names
+    # every scenario issue 6 names (and issues 2, 3, 5 add), in table order
+    assert names == ["pingpong", "throughput", "call", "request_reply", "fanout", "ring",
+                     "spawn", "memory", "supervisor_restart", "lua_pingpong", "lua_spawn",
+                     "lua_memory", "lua_call", "workflow_latency", "workflow_throughput"]
+    peers = {"floor", "trio_channels", "asyncio", "pykka", "thespian_simple", "thespian_mp",
+             "triotp"}
+    by_name = {s.name: s for s in scenarios}
+    for name in ("pingpong", "throughput", "request_reply", "fanout", "ring", "spawn",
+                 "memory"):
+        assert peers <= set(by_name[name].implementations), name
+    targets = {t.label.split(":")[0] for s in scenarios for t in s.targets}
+    assert targets == {"issue 2", "issue 3", "issue 5"}
     for sc in scenarios:
         assert "beamish" in sc.implementations, sc.name
         assert sc.module.startswith("benchmarks.bench_")
@@ -136,8 +195,11 @@ def test_cli_writes_json_chart_and_markdown_then_rebuilds_from_json(tmp_path):
     assert {"scenarios", "machine", "quick", "duration_s", "command"} <= set(data)
     assert data["machine"]["packages"]["trio"]
     png = tmp_path / "ratios.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "ratios.png" in md.read_text()
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "ratios.png" in md.read_text()
+    else:  # CI without the bench extra: no chart, and the markdown does not link one
+        assert not png.exists() and "ratios.png" not in md.read_text()
 
     again = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--from-json", str(tmp_path / "latest.json"),
@@ -171,3 +233,12 @@ def test_discovery_leaves_out_a_module_that_fails_to_import(tmp_path, monkeypatc
     scenarios = discover("fakebench")
     assert [s.name for s in scenarios] == ["ok"]
     assert "fakebench.bench_broken not loaded: ModuleNotFoundError" in capsys.readouterr().err
+
+
+def test_notes_come_from_the_median_sample():
+    from benchmarks._harness import _median_extra
+
+    runs = [{"value": 3.0, "extra": {"k": "c"}}, {"value": 1.0, "extra": {"k": "a"}},
+            {"value": 2.0, "extra": {"k": "b"}}, {"error": "boom"}]
+    assert _median_extra(runs) == {"k": "b"}
+    assert _median_extra([{"value": 1.0}]) is None
