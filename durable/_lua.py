@@ -12,7 +12,10 @@ What it is for
 
 Determinism (``temporal-notes.md``)
     1. A **fresh Lua runtime per run** (replay rebuilds the Lua state by re-execution;
-       nothing is shared between runs or with the kernel's host sandboxes).
+       nothing is shared between runs or with the kernel's host sandboxes). Cheap to
+       build: the host Lua is precompiled once per Python process and only loaded, and
+       ``time``/``json``/``funcs``/``workflow``... are built on first ``require`` (the
+       Lua bridge's ``Sandbox``); no Lua state is shared, only immutable bytecode.
     2. Every effect goes through a yield (the driver's commands); time, ids and
        randomness come from the workflow context.
     3. Only deterministic modules can be required: ``time``, ``json``, ``funcs``,
@@ -46,9 +49,10 @@ from typing import TYPE_CHECKING, Any
 
 import temporalio.workflow as workflow
 
-from beamish.actors._errors import Error, ErrorKind, ProcessExit
-from beamish.luabridge._commands import DirectAwait, command
+from beamish.actors._errors import Error, ErrorKind
+from beamish.luabridge._commands import command
 from beamish.luabridge._entries import LuaEntrySpec, spec_from_entry
+from beamish.luabridge._lib_process import exec_await
 from beamish.luabridge._modules import GLOBAL_MODULES, install_modules
 from beamish.luabridge._runtime import DEFAULT_MAX_MEMORY, LuaSyntaxError, Sandbox
 from beamish.luabridge._scripts import run_lua_process
@@ -164,25 +168,17 @@ def _wf_exec(drv: Any, tid: int, target: Any = None, *args: Any) -> Any:
     if not isinstance(target, str) or not target:
         return (1, "bad argument #1 to 'exec' (workflow entry ID expected)")
     payload = tuple(drv.sb.from_lua(a) for a in args)
-
-    async def run() -> tuple[Any, ...]:
-        try:
-            value = await drv.ctx.exec(target, *payload)
-        except ProcessExit as exc:
-            return _err(drv, exc.error)
-        except Error as exc:
-            return _err(drv, exc)
-        return (0, drv.sb.to_lua(value))
-
-    return DirectAwait(run)
+    # Alone in its process: one awaited child workflow; beside siblings: a child whose
+    # EXIT event wakes the task, so the other coroutines keep running meanwhile.
+    return exec_await(drv, target, payload, {}, _err)
 
 
 def install_workflow_module(sb: Sandbox) -> None:
     """Add the ``workflow`` module to a sandbox that has the standard modules."""
     if "workflow" in sb.module_names:
         return
-    module = sb.eval_privileged(WORKFLOW_LUA, sb.core)
-    sb.install_module("workflow", module)
+    core = sb.core
+    sb.install_lazy_modules(("workflow",), WORKFLOW_LUA, lambda: (core,), chunkname="workflow")
     sb.module_names = sb.module_names | {"workflow"}
 
 
@@ -262,7 +258,7 @@ class LuaWorkflow:
         )
         random = getattr(ctx, "random", None)
         if random is not None:  # same seed on replay: math.random is deterministic
-            sb.eval_privileged("math.randomseed(...)", int(random() * 2**53))
+            sb.eval_privileged("math.randomseed(...)", int(random() * 2**53), name="seed")
         lspec = self.prepare(sb)
         return await run_lua_process(ctx, sb, lspec, self.spec.method or "main", args)
 

@@ -44,11 +44,33 @@ from beamish.actors import CLOSED, WouldBlock
 if TYPE_CHECKING:
     from ._driver import Driver
 
-__all__ = ["LChannel", "SendOnClosed", "Waiter"]
+__all__ = ["INBOX", "LChannel", "SendOnClosed", "Waiter"]
 
 
 class SendOnClosed(Exception):
     """Raised into a sender whose channel was closed."""
+
+
+class _InboxHandle:
+    """What Lua holds for ``process.inbox()``: one handle for every process of every
+    sandbox, resolved to the *running* process's inbox when used.
+
+    An idle process parked in ``process.inbox():receive()`` then costs no channel object
+    at all (neither a Lua table nor an :class:`LChannel`): alone in its process, the task
+    waits on the context's inbox itself (``Driver.run``). Scripts cannot tell: no Lua
+    value crosses between processes, so equality of two processes' inboxes is
+    unobservable. The per-process :class:`LChannel` is made only when needed (several
+    tasks, ``select``, ``close``): ``Driver.inbox_channel``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INBOX"
+
+
+#: The inbox handle (see :class:`_InboxHandle`).
+INBOX = _InboxHandle()
 
 
 class Waiter:

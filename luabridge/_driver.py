@@ -19,13 +19,31 @@ keeps the processor while its commands complete at once (a send, a buffered chan
 world: one ``await`` on the context channels that parked tasks need (``ctx.select`` over
 several, ``ch.receive`` for one), delivers the item, and runs again.
 
+Idle memory (10k idle Lua processes are the target case): a lone task receiving from a
+context channel is not parked at all — the driver awaits that channel itself inside
+:meth:`Driver.run` (the one coroutine frame of the process). For the inbox there is not
+even a channel object: ``process.inbox()`` is one handle for all processes
+(``_channels.INBOX``), resolved to an :class:`~._channels.LChannel` only when a second
+task, a ``select`` or a ``close`` needs one. Per idle process (measured, 10k processes
+in ``inbox:receive()``): the Lua coroutine ~1.2 KB, its Lua tables/closures ~0.45 KB, and
+in Python this object (~130 B), the ``run`` frame (~310 B), ``P``'s handle and the ready
+list (~120 B), on top of the kernel process.
+
 Blocking calls that are not channels (``funcs.call``, ``process.exec``, ``time.sleep``)
 come back from their command handler as a :class:`DirectAwait`. When the task is the
 only one in its process the driver simply awaits it (the fast path: no extra channel,
 and in a workflow exactly one Temporal command); otherwise the handler's channel-based
 fallback is used so the other tasks keep running (``call`` becomes ``call_async`` + its
-future channel, ``sleep`` an ``after`` channel). ``exec`` has no fallback: the context
-offers no asynchronous exec, so it blocks the other tasks of its process while it waits.
+future channel, ``sleep`` an ``after`` channel).
+
+``exec`` with siblings (:meth:`Driver.wait_exit`): the context has no asynchronous exec,
+so the handler spawns the child *monitored* and parks the task until the child's EXIT
+event arrives on the context's events channel (in a workflow every child's EXIT arrives
+there anyway). That channel is shared with the script's ``process.events()``, so while
+execs may be pending the driver reads it through an :class:`ExitRouter`: EXITs of
+awaited children wake their task and never reach the script; every other event is kept,
+in order, for the script's events channel. The wait loop reads the real events channel
+whenever an exec is pending, even if no task receives from ``process.events()``.
 
 Outcomes:
 
@@ -46,20 +64,22 @@ no ready queue.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from beamish.actors import WouldBlock
+from beamish.actors import CLOSED, Event, EventKind, WouldBlock
 from beamish.actors._errors import Error, ErrorKind, as_error
 
-from ._channels import LChannel, Waiter
+from ._channels import INBOX, LChannel, Waiter
 from ._commands import BLOCKED, COMMANDS, HANDLERS
 from ._runtime import LuaMemoryError, Sandbox
 
-__all__ = ["FAIR_STEPS", "Driver", "result_of"]
+__all__ = ["FAIR_STEPS", "Driver", "ExitRouter", "result_of"]
 
 #: Resumes in a row after which the driver checkpoints (see Driver._checkpoint).
 FAIR_STEPS = 64
+_NO_VALUES: Mapping[str, Any] = {}
 
 
 class Driver:
@@ -67,16 +87,16 @@ class Driver:
 
     __slots__ = (
         "P",
+        "_values",
         "cache",
         "ctx",
         "inbox",
-        "kind",
         "live",
         "main_tid",
         "ready",
         "reuse",
+        "router",
         "sb",
-        "values",
         "watch",
     )
 
@@ -87,7 +107,6 @@ class Driver:
         P: Any,
         *,
         values: Mapping[str, Any] | None = None,
-        kind: str = "process",
         reuse: bool = False,
     ) -> None:
         self.sb = sb
@@ -95,8 +114,8 @@ class Driver:
         self.reuse = reuse
         self.ctx = ctx
         self.P = P
-        self.values = values if values is not None else getattr(ctx, "values", None) or {}
-        self.kind = kind
+        #: Context values given for this run (functions); else the context's own.
+        self._values = values
         # Memory per idle process matters (10k idle Lua processes): a list, not a
         # deque (624 B empty); a task count, not a set; the dicts on first use.
         #: Tasks to resume, FIFO: (tid, resume values).
@@ -108,11 +127,21 @@ class Driver:
         self.watch: dict[LChannel, None] | None = None
         #: Per-process objects handed to Lua once (events, listen channels...).
         self.cache: dict[Any, Any] | None = None
-        #: The Lua inbox channel, once asked for (the common case, without a dict).
-        self.inbox: Any = None
+        #: The inbox as a channel, once a task needs one (see ``_channels.INBOX``).
+        self.inbox: LChannel | None = None
+        #: The events demultiplexer, from the first exec that waits beside siblings.
+        self.router: ExitRouter | None = None
 
     def __repr__(self) -> str:
         return f"<Driver {getattr(self.ctx, 'pid', '?')} tasks={self.live}>"
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The context values the Lua code runs with (``ctx.get``)."""
+        v = self._values
+        if v is None:
+            v = getattr(self.ctx, "values", None)
+        return v if v is not None else _NO_VALUES
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -148,6 +177,13 @@ class Driver:
     def wake(self, tid: int, resume: tuple[Any, ...]) -> None:
         self.ready.append((tid, resume))
 
+    def inbox_channel(self) -> LChannel:
+        """The process's inbox as an :class:`LChannel` (made on first need)."""
+        ch = self.inbox
+        if ch is None:
+            ch = self.inbox = self.sb.lib.new_inbox(self)
+        return ch
+
     def park_on(self, ch: LChannel) -> None:
         """Remember that a parked task needs ``ch``'s source (the wait loop reads it)."""
         if ch.source is not None:
@@ -160,6 +196,18 @@ class Driver:
             Error("send on closed channel", kind=ErrorKind.INVALID, retryable=False)
         )
 
+    def wait_exit(self, pid: Any, tid: int, events: LChannel,
+                  resume_of: Callable[[Event], tuple[Any, ...]]) -> None:
+        """Park task ``tid`` until the EXIT event of ``pid`` arrives; resume it with
+        ``resume_of(event)``. ``events`` is the script's events channel: from now on
+        it reads the context's events through the router (see the module docstring)."""
+        r = self.router
+        if r is None:
+            r = self.router = ExitRouter(self.ctx.events(), events)
+            if not events.closed:
+                events.source = r
+        r.waits[pid] = (Waiter(self, tid), resume_of)
+
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self, *, result: bool = False) -> Any:
@@ -169,11 +217,9 @@ class Driver:
         (One coroutine for the whole process: a process body may return
         ``driver.run(result=True)`` itself, saving a frame per idle process.)
         """
+        # Few locals: each is 8 bytes in the frame every idle process keeps.
         sb = self.sb
-        P = self.P
-        lstep = sb._step
         ready = self.ready
-        handlers = HANDLERS
         steps = 0
         try:
             while True:
@@ -191,20 +237,18 @@ class Driver:
                         # sets it first, and nothing steps a task inside a step.
                         sb.current = self
                         try:
-                            r = lstep(P, tid, *resume)
+                            r = sb._step(self.P, tid, *resume)
                         except LuaMemoryError as exc:
                             r = ("M", str(exc))
                         if type(r) is int:  # 3: a bare coroutine.yield(): requeue
                             ready.append((tid, ()))
                             break
-                        tag = r[0]
-                        if tag == 1:
-                            op = r[1]
+                        if r[0] == 1:
                             try:
-                                if type(op) is int:
-                                    out = handlers[op](self, tid, *r[2:])
+                                if type(r[1]) is int:
+                                    out = HANDLERS[r[1]](self, tid, *r[2:])
                                 else:
-                                    out = self._perform(COMMANDS.get(op), op, tid, r[2:])
+                                    out = self._perform(COMMANDS.get(r[1]), r[1], tid, r[2:])
                             except Error as exc:
                                 out = (1, sb.convert.error_to_lua(exc))
                             except Exception as exc:  # never leak Python objects to Lua
@@ -214,11 +258,24 @@ class Driver:
                                 continue
                             if out is BLOCKED:
                                 break
+                            if out is INBOX:  # a receive on the inbox, still channel-less
+                                if self.live == 1 and not ready:
+                                    # alone: wait on the context's inbox itself (an idle
+                                    # process keeps no channel object of its own), and
+                                    # keep nothing from the last step while idle
+                                    del r
+                                    resume = ()
+                                    r = await self.ctx.inbox().receive()
+                                    resume = ((0, None, False) if r is CLOSED
+                                              else sb.lib.message_resume(r))
+                                    steps = 0
+                                    continue
+                                out = self.inbox_channel()
                             if type(out) is LChannel:  # a receive from a context channel
                                 if self.live == 1 and not ready:
-                                    src = out.source
                                     del r  # nothing from the last step kept while idle
-                                    resume = out.resume_from_source(await src.receive())
+                                    resume = ()
+                                    resume = out.resume_from_source(await out.source.receive())
                                     steps = 0
                                     continue
                                 out = self._park_receive(out, tid)
@@ -234,21 +291,21 @@ class Driver:
                                 break
                             resume = out
                             continue
-                        if tag == 3:
+                        if r[0] == 3:
                             ready.append((tid, ()))
                             break
-                        if tag == 2:
+                        if r[0] == 2:
                             self.live -= 1
                             if tid == self.main_tid:
                                 if result:
                                     return result_of(sb, r[2:])
                                 return r[2:]
                             break
-                        raise sb.step_failure(P, r)
+                        raise sb.step_failure(self.P, r)
                 await self._wait()
         finally:
             if not self.reuse:
-                sb.kill(P)
+                sb.kill(self.P)
 
     async def _checkpoint(self) -> None:
         """Let other processes run, then hand parked tasks what their sources hold.
@@ -265,6 +322,9 @@ class Driver:
                 except WouldBlock:
                     break
                 ch.deliver(item)
+        r = self.router
+        if r is not None and r.waits:
+            r.pump()
 
     def _park_receive(self, ch: LChannel, tid: int) -> Any:
         r = ch.try_receive()
@@ -294,29 +354,138 @@ class Driver:
                 chans.append(ch)
             else:
                 del watch[ch]
-        if not chans:
+        r = self.router
+        pump = r is not None and bool(r.waits)
+        if not chans and not pump:
             raise Error(
                 "deadlock: every coroutine of this Lua process is blocked on a channel "
                 "that nothing can send to",
                 kind=ErrorKind.INTERNAL,
                 retryable=False,
             )
-        if len(chans) == 1:
+        if len(chans) == 1 and not pump:
             ch = chans[0]
             src = ch.source
             item = await src.receive()
             if ch.source is src:
                 ch.deliver(item)
             return
-        sources = [c.source for c in chans]
-        got = await self.ctx.select(sources)
-        if got is None:  # pragma: no cover - no timeout given
+        # The context's own channels: the router stands for the events channel.
+        sources: list[Any] = []
+        if pump:
+            assert r is not None
+            sources.append(r.real)
+        for c in chans:
+            s = c.source
+            if type(s) is ExitRouter:
+                s = s.real
+            if not any(s is x for x in sources):
+                sources.append(s)
+        if len(sources) == 1:
+            src = sources[0]
+            item = await src.receive()
+        else:
+            got = await self.ctx.select(sources)
+            if got is None:  # pragma: no cover - no timeout given
+                return
+            src, item = got
+        if r is not None and src is r.real:
+            r.route(item)
             return
-        src, item = got
         for c in chans:
             if c.source is src:
                 c.deliver(item)
                 return
+
+
+class ExitRouter:
+    """The context's events channel, seen by a process whose tasks may wait in exec.
+
+    Stands in as the ``source`` of the script's events channel: it hands out the events
+    the script may see (those it set aside first, in order) and routes the EXIT of an
+    awaited child to the task waiting for it. Kernel channel interface for a source:
+    ``receive_nowait()`` / ``receive()``; :attr:`real` is what the wait loop awaits.
+    """
+
+    __slots__ = ("channel", "pending", "real", "waits")
+
+    def __init__(self, real: Any, channel: LChannel) -> None:
+        self.real = real
+        self.channel = channel
+        #: Events read for the script while none of its tasks was receiving them.
+        self.pending: deque[Any] | None = None
+        #: Awaited child PID -> (parked task, resume values from its EXIT event).
+        self.waits: dict[Any, tuple[Waiter, Callable[[Event], tuple[Any, ...]]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<ExitRouter waits={len(self.waits)} pending={len(self.pending or ())}>"
+
+    def take(self, item: Any) -> bool:
+        """Wake the exec waiting for ``item`` if it is such an EXIT; True if taken."""
+        waits = self.waits
+        if not waits:
+            return False
+        if item is CLOSED:  # no EXIT can come any more: fail the waiting execs
+            err = Error("the events channel closed while exec was waiting",
+                        kind=ErrorKind.INTERNAL, retryable=False)
+            for pid in list(waits):
+                w, resume_of = waits.pop(pid)
+                w.wake(resume_of(Event(EventKind.EXIT, pid, error=err)))
+            return False
+        if type(item) is not Event or item.kind is not EventKind.EXIT:
+            return False
+        got = waits.pop(item.sender, None)
+        if got is None:
+            return False
+        w, resume_of = got
+        w.wake(resume_of(item))
+        return True
+
+    def route(self, item: Any) -> None:
+        """An item read from :attr:`real`: to its exec, else to the script (in order)."""
+        if self.take(item):
+            return
+        if self.pending is None:
+            self.pending = deque()
+        self.pending.append(item)
+        self.feed()
+
+    def feed(self) -> None:
+        """Hand set-aside events to tasks parked on the script's events channel."""
+        ch, pending = self.channel, self.pending
+        while pending and ch.source is self and ch.has_receivers():
+            ch.deliver(pending.popleft())
+
+    def pump(self) -> None:
+        """Route everything the real channel holds now (no wait)."""
+        while self.waits:
+            try:
+                item = self.real.receive_nowait()
+            except WouldBlock:
+                return
+            self.route(item)
+            if item is CLOSED:
+                return
+
+    # -- source interface (the script's events channel reads through these) ------------
+
+    def receive_nowait(self) -> Any:
+        pending = self.pending
+        if pending:
+            return pending.popleft()
+        while True:
+            item = self.real.receive_nowait()
+            if not self.take(item):
+                return item
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        pending = self.pending
+        if pending:
+            return pending.popleft()
+        while True:
+            item = await self.real.receive(timeout)
+            if not self.take(item):
+                return item
 
 
 def result_of(sb: Sandbox, values: tuple[Any, ...]) -> Any:

@@ -16,7 +16,8 @@ Lua objects (all with protected metatables, methods via ``__index``):
   ``msg:payload()`` -> payload; payload: ``p:data()`` (one value, or an array when the
   send had several, nil when none), ``p:get_format()`` (``"lua/any"``), ``p:unmarshal()``.
   (A message is its own payload object: one table per message.) Sent on to another
-  process, a message or payload object travels as its data.
+  process, a message or payload object travels as its data. ``payload.new(v)`` (the
+  ``payload`` global) makes one.
 
 ``channel.select{...}`` returns ``{channel=ch, value=v, ok=bool}`` (``value`` absent for a
 send case) or ``{default=true, ok=true}``; the first ready case in table order wins.
@@ -29,14 +30,14 @@ from typing import Any
 
 from beamish.actors._errors import Error, ErrorKind
 
-from ._channels import LChannel, SendOnClosed, Waiter
+from ._channels import INBOX, LChannel, SendOnClosed, Waiter
 from ._commands import BLOCKED, command
 from ._convert import ConversionError
 
 __all__ = ["CORE_LUA", "install_core"]
 
 CORE_LUA = r"""
-local host, H_call, H_send = ...
+local host, H_call, H_send, INBOX_H = ...
 local CMD = host.CMD
 local box_args = host.box_args
 local co_yield = coroutine.yield
@@ -77,6 +78,8 @@ local function wrap_channel(h)
   return ch
 end
 core.wrap_channel = wrap_channel
+-- process.inbox(): one table per runtime, standing for the running process's inbox
+core.INBOX = wrap_channel(INBOX_H)
 
 local function handle(ch, fname)
   local h = (type(ch) == "table") and HANDLE[ch] or nil
@@ -200,6 +203,11 @@ host.EXPORT[CH_MT] = function(ch) return "C", "channel" end
 host.EXPORT[PAYLOAD_MT] = function(p) return "P", p[1] end
 host.EXPORT[MSG_MT] = function(m) return "G", m[3] end
 
+-- the `payload` global
+core.payload_module = {new = function(v) return new_payload(v) end}
+-- coroutine.spawn joins the sandbox's coroutine library
+host.real(host.BASE.coroutine).spawn = core.spawn
+
 return core
 """
 
@@ -208,7 +216,8 @@ def install_core(sb: Any) -> Any:
     """Run the core chunk in ``sb``; returns the core table (kept on ``sb.core``)."""
     from ._lib_process import direct_send
 
-    core = sb.eval_privileged(CORE_LUA, sb.host, _direct_caller(sb), direct_send(sb))
+    core = sb.eval_privileged(CORE_LUA, sb.host, _direct_caller(sb), direct_send(sb), INBOX,
+                              name="core")
 
     def refuse_channel(_plain: Any) -> Any:
         raise ConversionError(
@@ -251,8 +260,10 @@ _OK = (0,)
 _OK_TRUE = (0, True)
 
 
-def _channel(h: Any, fname: str) -> LChannel:
+def _channel(h: Any, fname: str, drv: Any) -> LChannel:
     if type(h) is not LChannel:
+        if h is INBOX:
+            return drv.inbox_channel()
         raise Error(f"bad argument to '{fname}' (channel expected)", kind=ErrorKind.INVALID)
     return h
 
@@ -264,7 +275,7 @@ def _ch_new(drv: Any, tid: int, size: Any) -> tuple[Any, ...]:
 
 @command("ch_send")
 def _ch_send(drv: Any, tid: int, h: Any, value: Any = None) -> Any:
-    ch = _channel(h, "send")
+    ch = _channel(h, "send", drv)
     if ch.source is not None:
         return (1, drv.sb.convert.error_to_lua(Error(
             f"cannot send on a receive-only channel ({ch.kind})", kind=ErrorKind.INVALID)))
@@ -280,8 +291,10 @@ def _ch_send(drv: Any, tid: int, h: Any, value: Any = None) -> Any:
 @command("ch_recv")
 def _ch_recv(drv: Any, tid: int, h: Any) -> Any:
     if type(h) is LChannel and h.source is not None and not h.buf and not h.sendq:
-        return h  # the common case: an empty context channel (inbox, events...)
-    ch = _channel(h, "receive")
+        return h  # the common case: an empty context channel (events, listen...)
+    if h is INBOX and drv.inbox is None:
+        return h  # the driver awaits the context's inbox itself, or makes the channel
+    ch = _channel(h, "receive", drv)
     r = ch.try_receive(poll_source=False)
     if r is not None:
         return (0, *r)
@@ -296,7 +309,7 @@ def _ch_recv(drv: Any, tid: int, h: Any) -> Any:
 
 @command("ch_close")
 def _ch_close(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
-    _channel(h, "close").close()
+    _channel(h, "close", drv).close()
     return _OK
 
 
@@ -306,7 +319,7 @@ def _select(drv: Any, tid: int, has_default: Any, n: int, *flat: Any) -> Any:
     for i in range(n):
         h, is_send = flat[3 * i], flat[3 * i + 1]
         value = flat[3 * i + 2] if 3 * i + 2 < len(flat) else None
-        cases.append((_channel(h, "select"), bool(is_send), value))
+        cases.append((_channel(h, "select", drv), bool(is_send), value))
     for i, (ch, is_send, value) in enumerate(cases, 1):
         if is_send:
             if ch.source is not None:

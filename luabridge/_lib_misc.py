@@ -1,4 +1,5 @@
-"""Small Lua modules: ``uuid``, ``ctx``, ``json``, ``logger`` and the ``payload`` global.
+"""Small Lua modules: ``uuid``, ``ctx``, ``json``, ``logger``, ``registry`` (one chunk,
+built on the first ``require`` of any of them).
 
 Wippy's APIs (``lua-api.md`` §1.6, §1.8, ``en/lua/system/logger.md``):
 
@@ -18,7 +19,6 @@ fmt)``                                   ``"standard" | "simple" | "urn"``
 ``logger:info/debug/warn/error(msg,      Python ``logging`` (``beamish.lua``), with the
 fields?)``, ``logger:with(fields)``,     PID, entry and fields in ``extra``
 ``logger:named(name)``
-``payload.new(v)``                       ``p:data()``, ``p:get_format()``, ``p:unmarshal()``
 =======================================  =================================================
 
 Pure functions are direct Python callbacks (no yield); the ones that read the process
@@ -159,10 +159,6 @@ end
 local logger = new_logger(nil, nil)
 ROOT = logger
 
--- payload --------------------------------------------------------------------------------
-local payload = {}
-function payload.new(v) return core.new_payload(v) end
-
 -- registry (read-only view of the Lua entries) --------------------------------------------
 local registry = {}
 function registry.find(criteria)
@@ -178,8 +174,7 @@ function registry.get(id)
   return e, nil
 end
 
-return {uuid = uuid, ctx = ctx, json = json, logger = logger, payload = payload,
-        registry = registry}
+return {uuid = uuid, ctx = ctx, json = json, logger = logger, registry = registry}
 """
 
 _log = logging.getLogger("beamish.lua")

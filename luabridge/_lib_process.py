@@ -8,7 +8,8 @@ Wippy's API (``lua-api.md`` §1.2), each call performed through the driver's con
                                                ``@`` topics and dead PIDs are errors)
 ``process.spawn[_monitored|_linked|            ``pid`` | ``nil, err``; the extra arguments are
 _linked_monitored](id, host, ...)``            the entry method's parameters
-``process.exec(id, host, ...)``                the child's result | ``nil, err``
+``process.exec(id, host, ...)``                the child's result | ``nil, err``; the
+                                               process's other coroutines keep running
 ``process.terminate(dest)``,                   ``true`` | ``nil, err``
 ``process.cancel(dest, reason?)``,
 ``process.monitor/unmonitor/link/unlink``
@@ -39,10 +40,10 @@ from typing import Any
 from beamish.actors import Event, EventKind, Message, Pid, ProcessExit
 from beamish.actors._errors import Error, ErrorKind, as_error
 
-from ._channels import LChannel
-from ._commands import ArgumentError, DirectAwait, command, raises
+from ._channels import INBOX, LChannel
+from ._commands import BLOCKED, ArgumentError, DirectAwait, command, raises
 
-__all__ = ["PROCESS_LUA"]
+__all__ = ["PROCESS_LUA", "exec_await", "message_adapter", "new_inbox"]
 
 PROCESS_LUA = r"""
 local core = ...
@@ -107,7 +108,8 @@ function process.set_options(t)
   return true, nil
 end
 
-function process.inbox() return sync("inbox") end
+local INBOX = core.INBOX
+function process.inbox() return INBOX end
 function process.events() return sync("events") end
 function process.listen(topic, opts)
   local as_message = type(opts) == "table" and opts.message == true
@@ -346,17 +348,53 @@ def _exec(drv: Any, tid: int, b: Any, target: Any = None, host: Any = None,
         payload = _payload(drv, args)
     except Error as exc:
         return _err(drv, exc)
+    return exec_await(drv, target, payload, kw, _err)
 
-    async def run() -> tuple[Any, ...]:
+
+def exec_await(drv: Any, target: str, payload: tuple[Any, ...], kw: dict[str, Any],
+               err: Any) -> DirectAwait:
+    """The wait of an exec (``process.exec``, ``workflow.exec``) for the driver.
+
+    Alone in its process the task awaits ``ctx.exec`` (one Temporal command in a
+    workflow). Beside siblings it must not hold them up: the child is spawned monitored
+    and the task parks until the child's EXIT event (:meth:`Driver.wait_exit`). Either
+    way the task resumes with the child's result, or ``nil, err`` (``err(drv, error)``).
+    """
+    ctx = drv.ctx
+
+    async def direct() -> tuple[Any, ...]:
         try:
-            value = await drv.ctx.exec(target, *payload, **kw)
+            value = await ctx.exec(target, *payload, **kw)
         except ProcessExit as exc:
-            return _err(drv, exc.error)
+            return err(drv, exc.error)
         except Error as exc:
-            return _err(drv, exc)
-        return (0, drv.sb.to_lua(value))
+            return err(drv, exc)
+        return _exit_value(drv, value, err)
 
-    return DirectAwait(run)
+    def resume_of(ev: Event) -> tuple[Any, ...]:
+        if ev.error is not None:
+            return err(drv, ev.error)
+        return _exit_value(drv, ev.value, err)
+
+    def via_events(drv_: Any, tid_: int) -> Any:
+        try:
+            pid = ctx.spawn(target, *payload, monitor=True, **kw)
+            if kw.get("name") is not None and getattr(ctx, "kind", None) != "workflow":
+                # spawn-or-signal may have found a running process: watch that one
+                ctx.monitor(pid)
+        except Error as exc:
+            return err(drv, exc)
+        drv.wait_exit(pid, tid_, _events_channel(drv), resume_of)
+        return BLOCKED
+
+    return DirectAwait(direct, via_events)
+
+
+def _exit_value(drv: Any, value: Any, err: Any) -> tuple[Any, ...]:
+    try:
+        return (0, drv.sb.to_lua(value))
+    except Error as exc:
+        return err(drv, exc)
 
 
 def _control(name: str, method: str) -> None:
@@ -505,35 +543,26 @@ def _cached_channel(drv: Any, key: Any, make: Any, *args: Any) -> Any:
     return got[1]
 
 
-def _new_inbox(drv: Any) -> LChannel:
+def new_inbox(drv: Any) -> LChannel:
+    """The process's inbox as an :class:`LChannel` (see ``_channels.INBOX``)."""
     ch = LChannel(source=drv.ctx.inbox(), adapt=_message_adapter(drv), kind="inbox")
-    ch.resume_adapt = _message_resume(drv)
+    ch.resume_adapt = drv.sb.lib.message_resume
     return ch
-
-
-def _message_resume(drv: Any) -> Any:
-    sb = drv.sb
-    resume = getattr(sb, "message_resume", None)
-    if resume is None:
-        resume = sb.message_resume = message_adapter(sb, resume=True)
-    return resume
 
 
 def _new_events(drv: Any) -> LChannel:
     return LChannel(source=drv.ctx.events(), adapt=_event_adapter(drv), kind="events")
 
 
-@command("inbox")
-def _inbox(drv: Any, tid: int) -> tuple[Any, ...]:
-    got = drv.inbox
-    if got is None:
-        got = drv.inbox = drv.sb.lib.wrap_channel(_new_inbox(drv))
-    return (0, got)
-
-
 @command("events")
 def _events(drv: Any, tid: int) -> tuple[Any, ...]:
     return (0, _cached_channel(drv, "events", _new_events))
+
+
+def _events_channel(drv: Any) -> LChannel:
+    """The script's events channel itself (created if the script never asked)."""
+    _cached_channel(drv, "events", _new_events)
+    return drv.cache["events"][0]
 
 
 @command("listen")
@@ -556,6 +585,8 @@ def _new_listen(drv: Any, src: Any, adapt: Any, topic: str) -> LChannel:
 
 @command("unlisten")
 def _unlisten(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+    if h is INBOX:
+        h = drv.inbox_channel()
     if type(h) is LChannel:
         for key, (lch, _tbl) in list((drv.cache or {}).items()):
             if lch is h and isinstance(key, tuple) and key[0] == "listen":

@@ -4,19 +4,20 @@ What it is for: one place that knows which modules exist, which are globals (alw
 available, like Wippy's ``process``, ``channel``, ``errors``, ``payload``) and which must
 be listed in an entry's ``modules:`` to be ``require``-d (``time``, ``json``, ``funcs``,
 ``uuid``, ``ctx``, ``logger``). Each module lives in its own ``_lib_*.py`` file: Lua
-wrappers (run privileged, once per runtime) plus the Python helpers they call and the
-driver commands they yield.
+wrappers (compiled once per Python process, run privileged once per runtime: the globals
+at install, the others on their first ``require``) plus the Python helpers they call and
+the driver commands they yield.
 
 Invariant: after :func:`install_modules`, ``sandbox.module_names`` lists every name
 ``require`` accepts, every module table scripts can reach is a read-only proxy, and the
 converter knows the module objects that may cross to Python (Time -> ``datetime``,
-Duration -> nanoseconds, ``Pid`` -> its string).
+Duration -> nanoseconds, ``Pid`` -> its string; a ``datetime`` sent to Lua builds
+``time`` if no script has yet).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from beamish.actors import Pid
@@ -25,7 +26,7 @@ from ._lib_core import install_core
 from ._lib_errors import ERRORS_LUA, error_kinds_table
 from ._lib_funcs import FUNCS_LUA
 from ._lib_misc import MISC_LUA, misc_callbacks
-from ._lib_process import PROCESS_LUA
+from ._lib_process import PROCESS_LUA, message_adapter, new_inbox
 from ._lib_time import (
     TIME_LUA,
     datetime_from_parts,
@@ -45,52 +46,49 @@ GLOBAL_MODULES = ("errors", "process", "channel", "payload")
 REQUIRE_MODULES = ("time", "json", "funcs", "uuid", "ctx", "logger", "registry")
 
 
+#: The ``errors`` constants (pure: computed once per Python process).
+_ERROR_KINDS = error_kinds_table()
+#: The ``time`` constants and callbacks (pure: made once per Python process).
+_TIME_CONSTS = time_constants()
+_TIME_CALLBACKS = time_callbacks()
+
+
 def install_modules(sb: Sandbox) -> None:
-    """Install every Lua module into ``sb`` (idempotent per sandbox)."""
+    """Install every Lua module into ``sb`` (idempotent per sandbox).
+
+    The globals are built now; the ``require``-only modules are registered lazily and
+    built on their first ``require`` (:meth:`Sandbox.install_lazy_modules`), so a fresh
+    workflow runtime pays only for what its script uses. Every host chunk is bytecode
+    compiled once per Python process (:func:`~._runtime.host_bytecode`).
+    """
     if sb.module_names:
         return
     lua = sb.lua
     host = sb.host
-    errors = sb.eval_privileged(ERRORS_LUA, host, lua.table_from(error_kinds_table()))
+    errors = sb.eval_privileged(ERRORS_LUA, host, lua.table_from(_ERROR_KINDS), name="errors")
     sb.install_module("errors", errors, is_global=True)
     lua.globals()["errors"] = errors  # module code (privileged) uses it too
 
-    core = install_core(sb)
+    core = install_core(sb)  # also adds coroutine.spawn
     sb.install_module("channel", core.channel, is_global=True)
-    # coroutine.spawn joins the sandbox's coroutine library
-    sb.eval_privileged(
-        "local host, spawn = ... host.real(host.BASE.coroutine).spawn = spawn",
-        host, core.spawn,
-    )
-    process = sb.eval_privileged(PROCESS_LUA, core)
+    process = sb.eval_privileged(PROCESS_LUA, core, name="process")
     sb.install_module("process", process, is_global=True)
+    sb.install_module("payload", core.payload_module, is_global=True)
 
-    funcs = sb.eval_privileged(FUNCS_LUA, core)
-    sb.install_module("funcs", funcs)
+    sb.install_lazy_modules(("funcs",), FUNCS_LUA, lambda: (core,), chunkname="funcs")
 
-    consts = time_constants()
-    time = sb.eval_privileged(
-        TIME_LUA, core, lua.table_from(time_callbacks()),
-        lua.table_from({"values": lua.table_from(consts["values"]),
-                        "ZERO_SEC": consts["ZERO_SEC"]}),
-        host,
-    )
-    sb.time_module = time
-    sb.install_module("time", time)
+    def time_args() -> tuple[Any, ...]:
+        consts = lua.table_from({"values": lua.table_from(_TIME_CONSTS["values"]),
+                                 "ZERO_SEC": _TIME_CONSTS["ZERO_SEC"]})
+        return (core, lua.table_from(_TIME_CALLBACKS), consts, host)
 
-    misc = sb.eval_privileged(MISC_LUA, core, lua.table_from(misc_callbacks(sb)))
-    for name in ("uuid", "ctx", "json", "logger", "registry"):
-        sb.install_module(name, misc[name])
-    sb.install_module("payload", misc["payload"], is_global=True)
+    sb.install_lazy_modules(("time",), TIME_LUA, time_args, chunkname="time")
+    sb.install_lazy_modules(("uuid", "ctx", "json", "logger", "registry"), MISC_LUA,
+                            lambda: (core, lua.table_from(misc_callbacks(sb))),
+                            chunkname="misc")
 
-    sb.lib = SimpleNamespace(  # see Sandbox.__init__: functions only, looked up once
-        wrap_channel=core.wrap_channel,
-        new_message=core.new_message,
-        payload_value=core.payload_value,
-        new_payload=core.new_payload,
-        msg_mark=core.MSG_MARK,
-        new_time=time._new_time,
-    )
+    sb.lib = ModuleLib(sb, core)
+    sb.lib.message_resume = message_adapter(sb, resume=True)
     _register_conversions(sb)
     from ._commands import OPCODES
 
@@ -98,13 +96,42 @@ def install_modules(sb: Sandbox) -> None:
     sb.module_names = frozenset(GLOBAL_MODULES + REQUIRE_MODULES)
 
 
+class ModuleLib:
+    """The Lua functions the host calls directly, looked up once (see ``Sandbox``):
+    from ``core`` now, ``new_time`` when first needed (it builds the lazy ``time``)."""
+
+    __slots__ = ("_new_time", "_sb", "message_resume", "msg_mark", "new_inbox",
+                 "new_message", "new_payload", "payload_value", "wrap_channel")
+
+    def __init__(self, sb: Sandbox, core: Any) -> None:
+        self._sb = sb
+        self.wrap_channel = core.wrap_channel
+        self.new_message = core.new_message
+        self.payload_value = core.payload_value
+        self.new_payload = core.new_payload
+        self.msg_mark = core.MSG_MARK
+        self._new_time: Any = None
+        #: ``new_inbox(driver)``: a process's inbox LChannel, when it needs one.
+        self.new_inbox = new_inbox
+        #: Kernel ``Message`` -> the resume values of a receive (set once ``sb.lib``
+        #: exists: the adapter reads ``msg_mark`` through it).
+        self.message_resume: Any = None
+
+    @property
+    def new_time(self) -> Any:
+        fn = self._new_time
+        if fn is None:
+            fn = self._new_time = self._sb.module("time", "_new_time")
+        return fn
+
+
 def _register_conversions(sb: Sandbox) -> None:
     conv = sb.convert
-    new_time = sb.lib.new_time
+    lib = sb.lib
 
     def time_to_lua(value: _dt.datetime) -> Any:
         s, n = unix_parts(value)
-        return new_time(s, n, "UTC")
+        return lib.new_time(s, n, "UTC")
 
     def time_from_lua(plain: Any) -> Any:
         s, n = plain

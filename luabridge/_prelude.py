@@ -20,7 +20,7 @@ Design chosen:
   raise, ``rawset`` refuses them, ``setmetatable`` cannot replace their metatable, and
   ``pairs`` iterates them without leaking the real table. So a script's globals are its
   own, and no script can change what another sees. Per-instance cost: one small table
-  and one closure.
+  (``require`` is one closure per *entry*, finding its process from the running thread).
 * **Compiled once, instantiated many times.** A script is compiled once as
   ``local _ENV = (...); <source>`` (same line, so line numbers are unchanged) in text
   mode only (``'t'``: bytecode is refused). Instantiating it is a plain call with the
@@ -39,6 +39,10 @@ Design chosen:
   command yielded inside a user coroutine up to the driver and resume the inner
   coroutine with the answer, so ``time.sleep`` inside a ``coroutine.wrap`` generator
   works. A plain ``coroutine.yield()`` at task level just requeues the task.
+* **Lazy modules.** ``lazy_modules`` registers a precompiled host chunk for some module
+  names; the first ``require`` of one of them (allowed for that entry) runs it and
+  installs the result read-only, in whichever thread asked. Refused requires build
+  nothing. The host is the only one who loads bytecode (scripts compile text only).
 * ``__gc`` metamethods are refused by ``setmetatable``: finalizers run with hooks
   disabled in whatever thread triggers a collection, so one could hang the runtime.
 
@@ -50,17 +54,18 @@ Python).
 
 Invariants: nothing returned to a script references ``BASE``, ``ENV_MT``, ``OWNER``,
 the real library tables or a Python object; every thread that runs script code has the
-budget hook and an ``OWNER`` entry; ``P.limit`` is the budget restored before every
-resume by :func:`step`.
+budget hook and an ``OWNER`` entry; ``P.limit`` (else the runtime's default) is the
+budget restored before every resume by :func:`step`.
 """
 
 from __future__ import annotations
 
 __all__ = ["PRELUDE"]
 
-#: Lua source of the prelude. Called once with (H, HOOK_STEP); returns the host table.
+#: Lua source of the prelude. Called once with (H, HOOK_STEP, default instruction budget);
+#: returns the host table.
 PRELUDE = r"""
-local H, HOOK_STEP = ...
+local H, HOOK_STEP, DEFAULT_LIMIT = ...
 local type, pairs, next, select = type, pairs, next, select
 local error, tostring, tonumber = error, tostring, tonumber
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -128,7 +133,10 @@ end
 -- 3. Threads, owners and the instruction budget.
 -- ---------------------------------------------------------------------------
 local OWNER = setmetatable({}, {__mode = "k"})   -- thread -> P (process state)
-local TASK = setmetatable({}, {__mode = "k"})    -- thread -> true if the driver schedules it
+-- thread -> true for the coroutines scripts made themselves (coroutine.create/wrap);
+-- every other thread a script can reach is a task the driver schedules. (Marking the
+-- few user coroutines rather than every task saves an entry per idle process.)
+local USERCO = setmetatable({}, {__mode = "k"})
 local BUDGET_MSG = "instruction budget exceeded"
 
 local function kill_hook() error(BUDGET_MSG, 0) end
@@ -375,7 +383,9 @@ function sbco.create(f)
   if P == nil then
     error("coroutines can only be created by code running in a process or function", 2)
   end
-  return new_thread(P, f)
+  local co = new_thread(P, f)
+  USERCO[co] = true
+  return co
 end
 local function forward(co, r)
   -- r = pack(co_resume(co, ...)). A command yielded inside a user coroutine goes up
@@ -386,7 +396,9 @@ local function forward(co, r)
   return r
 end
 function sbco.resume(co, ...)
-  if TASK[co] then error("cannot resume a coroutine managed by the scheduler", 2) end
+  if type(co) == "thread" and not USERCO[co] then
+    error("cannot resume a coroutine managed by the scheduler", 2)
+  end
   local r = forward(co, pack(co_resume(co, ...)))
   return unpack(r, 1, r.n)
 end
@@ -399,7 +411,9 @@ function sbco.wrap(f)
   end
 end
 function sbco.close(co)
-  if TASK[co] then error("cannot close a coroutine managed by the scheduler", 2) end
+  if type(co) == "thread" and not USERCO[co] then
+    error("cannot close a coroutine managed by the scheduler", 2)
+  end
   return co_close(co)
 end
 sbco.yield = co_yield
@@ -449,6 +463,47 @@ local MODULES = {}     -- name -> read-only module (require-able, gated by `modu
 local GLOBAL_MODULES = {}  -- name -> true: require(name) of a global needs no allow-list
 local ENTRIES = {}     -- entry id -> spec {id, chunk, modules = set, imports = map}
 local LOADING = {}
+-- Modules built on first use (a fresh workflow runtime should not pay for `time` when
+-- its script never requires it): name -> group {bc, args, names}. A group is one host
+-- chunk (precompiled by the host) returning one module, or a table of several by name.
+local LAZY = {}
+
+local function install_module(name, value, is_global)
+  if type(value) == "table" and not PROTECTED[value] then value = readonly_deep(value, name) end
+  MODULES[name] = value
+  if is_global then GLOBAL_MODULES[name] = true; BASE[name] = value end
+  return value
+end
+
+local function lazy_args(ok, ...)
+  if not ok then error((...), 0) end
+  return ...
+end
+
+local function build_lazy(g)
+  local chunk, err = load(g.bc, "=lazy", "b")
+  if chunk == nil then error(err, 0) end
+  local out = chunk(lazy_args(g.args()))
+  local names = g.names
+  if #names == 1 then out = {[names[1]] = out} end
+  for i = 1, #names do
+    local name = names[i]
+    install_module(name, out[name], false)
+    LAZY[name] = nil
+  end
+end
+
+local function module_of(name)
+  local mod = MODULES[name]
+  if mod == nil then
+    local g = LAZY[name]
+    if g ~= nil then
+      build_lazy(g)
+      mod = MODULES[name]
+    end
+  end
+  return mod
+end
 
 local new_env
 
@@ -475,9 +530,10 @@ local function require_in(P, spec, name)
     loaded[target] = res
     return res
   end
-  local mod = MODULES[name]
-  if mod ~= nil then
-    if GLOBAL_MODULES[name] or (spec.modules and spec.modules[name]) then return mod end
+  if GLOBAL_MODULES[name] or (spec.modules and spec.modules[name]) then
+    local mod = module_of(name)
+    if mod ~= nil then return mod end
+  elseif MODULES[name] ~= nil or LAZY[name] ~= nil then
     error("module '" .. name .. "' is not allowed for entry '" .. spec.id ..
           "': add it to the entry's modules list", 3)
   end
@@ -488,8 +544,18 @@ end
 function new_env(P, spec)
   local env = setmetatable({}, ENV_MT)
   env._G = env
-  env.require = function(name) return require_in(P, spec, name) end
+  env.require = spec.require or function(name) return require_in(P, spec, name) end
   return env
+end
+
+-- One `require` per entry, shared by all its processes (a closure per process cost
+-- 128 bytes per idle process): the process is the running thread's owner.
+local function spec_require(spec)
+  return function(name)
+    local P = OWNER[co_running()]
+    if P == nil then error("require needs a running process", 2) end
+    return require_in(P, spec, name)
+  end
 end
 
 local CHUNK_UPVALUE_ENV = readonly({}, "chunk environment")
@@ -505,6 +571,7 @@ local function register_entry(id, chunk, modules, imports)
   local imps = {}
   if imports then for alias, target in pairs(imports) do imps[alias] = target end end
   local spec = {id = id, chunk = chunk, modules = mods, imports = imps}
+  spec.require = spec_require(spec)
   ENTRIES[id] = spec
   return spec
 end
@@ -513,13 +580,16 @@ end
 -- 8. Processes, tasks and the resume step.
 -- ---------------------------------------------------------------------------
 local function new_process(spec, limit)
-  -- P's integer keys are its tasks' threads (tid -> thread): no separate table.
-  return {spec = spec, limit = limit, budget = limit, ntid = 0, exhausted = false}
+  -- P's integer keys are its tasks' threads (tid -> thread): no separate table. Four
+  -- string keys at most while idle (spec, budget, ntid, mod: one 4-node hash part):
+  -- `limit` only when it is not the runtime's default, `exhausted` only once true.
+  local P = {spec = spec, budget = limit, ntid = 0}
+  if limit ~= DEFAULT_LIMIT then P.limit = limit end
+  return P
 end
 
 local function add_task(P, fn)
   local co = new_thread(P, fn)
-  TASK[co] = true
   local tid = P.ntid + 1
   P.ntid = tid
   P[tid] = co
@@ -554,12 +624,18 @@ local function entry_body(P, spec, method, args)
 end
 
 -- Task bodies are shared functions, not per-process closures (memory per idle
--- process): the driver passes their arguments with the first resume.
+-- process). A new task is *primed*: resumed once with its start arguments, it keeps
+-- them as locals and yields at once, so nothing holds them elsewhere until its first
+-- step (the driver's first resume passes nothing).
 local function entry_main(method, args)
+  co_yield()
   local P = OWNER[co_running()]
   return entry_body(P, P.spec, method, args)
 end
-local function call_main(fn, args) return fn(unpack(args, 1, args.n)) end
+local function call_main(fn, args)
+  co_yield()
+  return fn(unpack(args, 1, args.n))
+end
 
 -- A pooled function worker: one long-lived task per worker. Each call resumes it with
 -- (method, args); it answers with DONE and the results and waits for the next call, so
@@ -571,28 +647,23 @@ function worker_loop(P, method, ...)
   return worker_loop(P, co_yield(DONE, entry_body(P, P.spec, method, pack(...))))
 end
 local function worker_main(method, args)
+  co_yield()
   local P = OWNER[co_running()]
   return worker_loop(P, co_yield(DONE, entry_body(P, P.spec, method, args)))
 end
 
--- The first resume of a new task passes its start arguments (kept here until then).
-local INIT = setmetatable({}, {__mode = "k"})
-local function start_entry(P, method, args)
-  local tid, co = add_task(P, entry_main)
-  INIT[co] = {method, args}
+local function start_task(P, body, a, b)
+  local tid, co = add_task(P, body)
+  local ok, err = co_resume(co, a, b)  -- primed: parks a, b and yields
+  if not ok then
+    P[tid] = nil
+    error(err, 0)
+  end
   return tid
 end
-local function start_worker(P, method, args)
-  local tid, co = add_task(P, worker_main)
-  INIT[co] = {method, args}
-  return tid
-end
-
-local function start_function(P, fn, args)
-  local tid, co = add_task(P, call_main)
-  INIT[co] = {fn, args}
-  return tid
-end
+local function start_entry(P, method, args) return start_task(P, entry_main, method, args) end
+local function start_worker(P, method, args) return start_task(P, worker_main, method, args) end
+local function start_function(P, fn, args) return start_task(P, call_main, fn, args) end
 
 -- Load-time check: run the top level, report what it exports.
 local function start_probe(P, method)
@@ -606,16 +677,6 @@ local function start_probe(P, method)
     table.sort(names)
     return "table", names, type(mod[method]) == "function"
   end))
-end
-
-local function start_worker(P, method, args)
-  local tid, co = add_task(P, worker_main)
-  INIT[co] = {method, args}
-  return tid
-end
-
-local function start_function(P, fn, args)
-  return (add_task(P, function() return fn(unpack(args, 1, args.n)) end))
 end
 
 -- Resume one task. Returns a tag and values:
@@ -681,12 +742,7 @@ end
 local function step(P, tid, ...)
   local co = P[tid]
   if co == nil then return "e", "no such task " .. tostring(tid), "" end
-  P.budget = P.limit
-  local init = INIT[co]
-  if init then
-    INIT[co] = nil
-    return after(P, tid, co, co_resume(co, init[1], init[2]))
-  end
+  P.budget = P.limit or DEFAULT_LIMIT
   return after(P, tid, co, co_resume(co, ...))
 end
 
@@ -701,8 +757,10 @@ local function drop_tasks(P)
 end
 
 local function kill(P)
-  P.exhausted = true
   drop_tasks(P)
+  -- `exhausted` is a new key (an idle P has none): after a failed allocation there may
+  -- be no memory for it, and a P without tasks is finished anyway.
+  pcall(rawset, P, "exhausted", true)
 end
 
 -- Drop the tasks but keep the instantiated module and the worker task `keep`
@@ -711,7 +769,7 @@ local function reset(P, keep)
   local worker = keep and P[keep]
   drop_tasks(P)
   if worker then P[keep] = worker end
-  P.budget = P.limit
+  P.budget = P.limit or DEFAULT_LIMIT
   return not P.exhausted
 end
 
@@ -725,11 +783,18 @@ return {
   real = function(proxy) return REAL[proxy] end,
   readonly_deep = readonly_deep,
   install = install,
-  install_module = function(name, value, is_global)
-    if type(value) == "table" and not PROTECTED[value] then value = readonly_deep(value, name) end
-    MODULES[name] = value
-    if is_global then GLOBAL_MODULES[name] = true; BASE[name] = value end
-    return value
+  install_module = install_module,
+  -- lazy_modules(bytecode, args, name...): the chunk runs on the first require of any
+  -- of the names, with args() (a host function) as its arguments.
+  lazy_modules = function(bc, args, ...)
+    local g = {bc = bc, args = args, names = {...}}
+    for i = 1, #g.names do LAZY[g.names[i]] = g end
+  end,
+  -- a module (built now if lazy), or one of its fields: for the host's own use
+  module = function(name, field)
+    local mod = module_of(name)
+    if field == nil or mod == nil then return mod end
+    return mod[field]
   end,
   compile = compile,
   register_entry = register_entry,
@@ -750,7 +815,7 @@ return {
     drop_tasks(P)
     if worker == nil or P.exhausted then return false end
     P[tid] = worker
-    P.budget = P.limit
+    P.budget = P.limit or DEFAULT_LIMIT
     return true
   end,
   step = step,
@@ -758,8 +823,8 @@ return {
   kill = kill,
   reset = reset,
   set_opcodes = function(t) for k, v in pairs(t) do OPCODE[k] = v end end,
-  is_exhausted = function(P) return P.exhausted end,
-  limit_of = function(P) return P.limit end,
+  is_exhausted = function(P) return P.exhausted == true end,
+  limit_of = function(P) return P.limit or DEFAULT_LIMIT end,
   current_process = current_process,
   new_error = new_error,
   is_error = is_error,

@@ -142,7 +142,7 @@ class LuaScripts:
                 P, tid = pool.pop()
             else:
                 P, tid = sb.new_process(lspec), None
-            drv = Driver(sb, ctx, P, values=values, kind="function", reuse=True)
+            drv = Driver(sb, ctx, P, values=values, reuse=True)
             tid = drv.call_worker(tid, scripts.spec(entry_id).method or "main", args)
             done = False
             try:

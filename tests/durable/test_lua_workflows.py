@@ -109,6 +109,31 @@ function main()
   got.exec_err = xerr:kind()
   return got
 end""",
+    "lua:gate": """
+function main(parent, how)
+  process.send(parent, "child", process.pid())
+  local m = process.inbox():receive()
+  if how == "crash" then error(errors.new{kind = errors.CONFLICT, message = "gate broke"}) end
+  return "passed:" .. m:payload():data()
+end""",
+    "lua:exec_siblings": """
+function main()
+  local events = process.events()
+  -- each child finishes only when this sibling lets it through: a blocking exec hangs
+  coroutine.spawn(function()
+    for i = 1, 2 do
+      local m = process.inbox():receive()
+      process.send(m:payload():data(), "go", "s" .. i)
+    end
+  end)
+  local v, err = process.exec("lua:gate", nil, process.pid())
+  local w, werr = workflow.exec("lua:gate", process.pid(), "crash")
+  -- the exec'd children's EXITs went to their waiters: the next event is q's
+  local q = process.spawn("lua:child", nil, 3)
+  local e = events:receive()
+  return {v = v, err = err, w = w, werr = werr and werr:kind(), q = e.result.value,
+          same = e.from == q}
+end""",
     "lua:unsupported": """
 function main()
   local out = {}
@@ -268,6 +293,17 @@ async def test_children_exit_events_and_workflow_exec(temporal_server, task_queu
         }
 
 
+async def test_exec_beside_sibling_coroutines_does_not_block_them(temporal_server, task_queue):
+    async with _h(temporal_server, task_queue) as h:
+        with trio.fail_after(60):
+            assert await h.execute("lua:exec_siblings") == {
+                "v": "passed:s1",
+                "werr": "Conflict",
+                "q": 30,
+                "same": True,
+            }
+
+
 async def test_monitor_and_link_are_not_supported(temporal_server, task_queue):
     async with _h(temporal_server, task_queue) as h:
         assert await h.execute("lua:unsupported") == ["Invalid", True, "Invalid"]
@@ -339,3 +375,4 @@ async def test_lua_workflows_replay_from_scratch_without_a_cache(temporal_server
         }
         ok, *_ = await h.execute("lua:time")
         assert ok is True
+        assert (await h.execute("lua:exec_siblings"))["v"] == "passed:s1"

@@ -218,3 +218,17 @@ def test_registered_python_types_use_their_adapter():
 def test_args_are_packed_with_n_for_nil_holes():
     packed = SB.convert.to_lua_args([1, None, 3, None])
     assert L("function(t) return t.n, t[1], t[2], t[3] end")(packed) == (4, 1, None, 3)
+
+
+def test_a_datetime_crosses_into_a_sandbox_whose_time_module_is_not_built_yet():
+    import datetime
+
+    from beamish.luabridge import install_modules
+
+    sb = Sandbox()
+    install_modules(sb)  # `time` is lazy: nothing has required it
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=datetime.UTC)
+    t = sb.to_lua(when)
+    describe = sb.lua.eval("function(t) return t:year(), t:unix_milli() end")
+    assert describe(t) == (2024, int(when.timestamp() * 1000))
+    assert sb.from_lua(t) == when

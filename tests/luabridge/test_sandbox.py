@@ -57,6 +57,18 @@ def test_bytecode_cannot_be_loaded(sb):
         sb.compile(b"\x1bLua", "evil.lua")
 
 
+def test_host_bytecode_is_refused_to_scripts(sb):
+    # The host loads its own modules as precompiled bytecode; a script handed that very
+    # bytecode still cannot run it (text-only compile, no load()).
+    from beamish.luabridge._runtime import host_bytecode
+
+    bc = host_bytecode("return 42", "probe")
+    assert sb.eval_privileged("return 42", name="probe") == 42
+    with pytest.raises(LuaSyntaxError):
+        sb.compile(bc.decode("latin-1"), "evil.lua")
+    assert run(sb, "return pcall(require, 'probe')")[0] is False
+
+
 def test_python_eval_and_builtins_are_not_registered(sb):
     # Even the host's own globals have no python.eval / python.builtins.
     real = sb.lua.globals()
@@ -157,6 +169,60 @@ def test_require_of_a_module_not_in_the_allow_list_fails():
     with pytest.raises(Error, match="module 'secret' is not allowed"):
         s.execute("return require('secret')")
     assert s.execute("return require('secret').x", modules=["secret"]) == 1
+
+
+def test_a_lazy_module_is_built_once_on_first_allowed_require():
+    s = Sandbox()
+    install_modules(s)
+    built = []
+
+    def args():
+        built.append(1)
+        return (s.lua.table_from({"n": 7}),)
+
+    s.install_lazy_modules(("lazy_a", "lazy_b"), "local t = ... "
+                           "return {lazy_a = {n = t.n}, lazy_b = {twice = t.n * 2}}", args,
+                           chunkname="lazy")
+    with pytest.raises(Error, match="module 'lazy_a' is not allowed"):
+        s.execute("return require('lazy_a')")
+    assert built == []  # refusing a require builds nothing
+    assert s.execute("return require('lazy_a').n", modules=["lazy_a"]) == 7
+    assert s.execute("return require('lazy_b').twice", modules=["lazy_b"]) == 14
+    assert built == [1]  # one chunk for the group, run once
+    ok, err = s.execute("return pcall(function() require('lazy_a').n = 1 end)",
+                        modules=["lazy_a"])
+    assert ok is False and "read-only" in err
+    assert s.module("lazy_b", "twice") == 14
+
+
+def test_a_lazy_module_that_cannot_be_built_is_a_lua_error():
+    s = Sandbox()
+    install_modules(s)
+
+    def broken():
+        raise RuntimeError("no config")
+
+    s.install_lazy_modules(("broken",), "return {}", broken, chunkname="broken")
+    ok, err = s.execute("return pcall(require, 'broken')", modules=["broken"])
+    assert ok is False
+    assert "could not be built" in str(err) and "no config" in str(err)
+
+
+def test_standard_modules_are_built_on_first_require():
+    s = Sandbox()
+    install_modules(s)
+
+    def heap() -> int:
+        s.eval_privileged("collectgarbage() collectgarbage()", name="gc")
+        return s.memory_used()
+
+    before = heap()
+    assert s.execute("return type(process.send), type(channel.new), payload.new(3):data()") == (
+        "function", "function", 3)
+    globals_only = heap() - before
+    assert s.execute("local t = require('time') return t.SECOND", modules=["time"]) == 10**9
+    with_time = heap() - before
+    assert globals_only < 8 * 1024 < 16 * 1024 < with_time  # ~2 KB vs ~30 KB
 
 
 def test_commands_cannot_be_forged(sb):
