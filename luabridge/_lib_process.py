@@ -442,17 +442,20 @@ def message_adapter(sb: Any, *, resume: bool = False) -> Any:
     to_lua = sb.to_lua
     pid_strings = sb.pid_strings
 
+    def sender_text(sender: Pid | None) -> str | None:
+        """The sender's PID string, memoised per sandbox (bounded)."""
+        if sender is None:
+            return None
+        text = pid_strings.get(sender)
+        if text is None:
+            if len(pid_strings) > 4096:
+                pid_strings.clear()
+            text = pid_strings[sender] = str(sender)
+        return text
+
     def adapt_resume(msg: Message) -> tuple[Any, ...]:
         payload = msg.payload
-        sender = msg.sender
-        if sender is None:
-            frm = None
-        else:
-            frm = pid_strings.get(sender)
-            if frm is None:
-                if len(pid_strings) > 4096:
-                    pid_strings.clear()
-                frm = pid_strings[sender] = str(sender)
+        frm = sender_text(msg.sender)
         if len(payload) == 1:
             p = payload[0]
             return (0, mark, msg.topic, frm, 1,
@@ -464,15 +467,7 @@ def message_adapter(sb: Any, *, resume: bool = False) -> Any:
 
     def adapt(msg: Message) -> tuple[Any, ...]:
         payload = msg.payload
-        sender = msg.sender
-        if sender is None:
-            frm = None
-        else:
-            frm = pid_strings.get(sender)
-            if frm is None:
-                if len(pid_strings) > 4096:
-                    pid_strings.clear()
-                frm = pid_strings[sender] = str(sender)
+        frm = sender_text(msg.sender)
         if len(payload) == 1:
             return (mark, msg.topic, frm, 1, to_lua(payload[0]))
         return (mark, msg.topic, frm, len(payload), *[to_lua(p) for p in payload])
