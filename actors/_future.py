@@ -72,6 +72,10 @@ class Future:
         self._set(None, Error(f"call to {self.func_id} was canceled", kind=ErrorKind.CANCELED))
         return True
 
+    def error(self) -> Error | None:
+        """The call's error once complete (``Error(CANCELED)`` if cancelled), else None."""
+        return self._error
+
     def result_nowait(self) -> tuple[Any, Error | None]:
         """``(value, error)``; ``(None, None)`` while not complete."""
         return self._value, self._error

@@ -143,6 +143,8 @@ async def test_call_async_future_result_error_and_cancel():
             with pytest.raises(Error) as info:
                 await f3.result()
             assert info.value.kind is ErrorKind.CANCELED and f3.is_canceled()
+            assert f3.error() is info.value and f1.error() is None
+            assert f2.error().message == "nope"
             assert f1.cancel() is False  # too late: already complete
             _, item = await proc.select([f1.channel])
             return value, item
