@@ -200,6 +200,19 @@ class Context(abc.ABC):
     ) -> Future:
         """Start a call and return a future; it is cancelled when this process exits."""
 
+    # -- hibernation --------------------------------------------------------------
+
+    #: True where :meth:`hibernate` is supported (kernel processes, not workflows).
+    can_hibernate: bool = False
+
+    def hibernate(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Return this from the body to wait for the next message without holding a
+        task: ``return ctx.hibernate(fn, *args)`` runs ``fn(ctx, *args)`` on wake-up.
+        Only where :attr:`can_hibernate`."""
+        raise Error(
+            f"hibernate is not supported in a {self.kind} context", kind=ErrorKind.INVALID
+        )
+
     # -- time and ids -------------------------------------------------------------
 
     @abc.abstractmethod

@@ -16,6 +16,12 @@ channel listening on its topic, else to the inbox if the process has asked for i
 else it waits in ``_backlog`` in arrival order until something subscribes. Events
 (EXIT, LINK_DOWN, CANCEL) go to the events channel, which exists from the first event.
 
+Hibernation (Erlang's ``erlang:hibernate/3``): a body may ``return ctx.hibernate(fn,
+*args)``. The task ends — its frames and cancel scope are freed — but the process
+stays alive (PID, mailbox, links, monitors, names). The next delivery of a message or
+event starts a fresh task running ``fn(ctx, *args)``. An idle process then costs only
+its record and channels. Killing a hibernating process finishes it at once.
+
 Memory: every collection a process may need (topics, backlog, events, links, monitors,
 futures, timers) is created on first use, so an idle process is a task, a cancel scope,
 this object and an inbox deque — within the ≤ 4 KB per idle process target.
@@ -23,6 +29,7 @@ this object and an inbox deque — within the ≤ 4 KB per idle process target.
 Invariants:
   * ``_state is EXITED`` iff the PID is absent from the node's process table.
   * ``_kill_error`` is set at most once, and only while RUNNING.
+  * ``_hibernating`` implies RUNNING, no task, and a fresh (never entered) ``_scope``.
   * every channel in ``_topics`` is open; ``unlisten`` closes and removes it.
 """
 
@@ -112,6 +119,7 @@ class Process(Context):
         "_events",
         "_exit_callbacks",
         "_futures",
+        "_hibernating",
         "_inbox",
         "_kill_error",
         "_links",
@@ -162,6 +170,7 @@ class Process(Context):
         self._futures: set[Future] | None = None
         self._timers: set[trio.CancelScope] | None = None
         self._exit_callbacks: list[Callable[[Any, Error | None], None]] | None = None
+        self._hibernating = False
 
     # ==================================================================================
     # Running and exiting
@@ -173,6 +182,13 @@ class Process(Context):
         try:
             with self._scope:
                 value = await self._body(self, *self._args)  # type: ignore[misc]
+                while type(value) is _Hibernate and self._kill_error is None:
+                    if not self._has_pending():
+                        self._body, self._args = value.fn, value.args
+                        self._scope = trio.CancelScope()
+                        self._hibernating = True
+                        return
+                    value = await value.fn(self, *value.args)
         except Exception as exc:
             error = as_error(exc)
         except BaseException:
@@ -186,7 +202,11 @@ class Process(Context):
         """Stop this process now with ``error`` (terminate, link failure, shutdown)."""
         if self._state is ProcessState.RUNNING and self._kill_error is None:
             self._kill_error = error
-            self._scope.cancel()
+            if self._hibernating:
+                self._hibernating = False
+                self._finish(None, error)
+            else:
+                self._scope.cancel()
 
     def _finish(self, value: Any, error: Error | None) -> None:
         if self._state is ProcessState.EXITED:
@@ -217,6 +237,33 @@ class Process(Context):
                 cb(value, error)
         node._exited(self, error)
 
+    # -- hibernation ------------------------------------------------------------------
+
+    can_hibernate = True
+
+    def hibernate(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Return this from the body to sleep without a task until something arrives.
+
+        ``return ctx.hibernate(fn, *args)``: the body's frames and task are dropped; the
+        next message or event runs ``await fn(ctx, *args)`` as the new body (which may
+        hibernate again). If something is already queued, ``fn`` runs at once. Timers
+        (``after``) and futures do not wake a hibernating process.
+        """
+        if self._body is None:
+            raise Error("a function frame cannot hibernate", kind=ErrorKind.INVALID)
+        return _Hibernate(fn, args)
+
+    def _has_pending(self) -> bool:
+        if self._inbox is not None and self._inbox._items:
+            return True
+        if self._events is not None and self._events._items:
+            return True
+        return bool(self._topics) and any(ch._items for ch in self._topics.values())  # type: ignore[union-attr]
+
+    def _wake(self) -> None:
+        self._hibernating = False
+        self._node._nursery.start_soon(self._run)  # type: ignore[union-attr]
+
     @property
     def state(self) -> ProcessState:
         return self._state
@@ -234,19 +281,25 @@ class Process(Context):
             ch = topics.get(msg.topic)
             if ch is not None:
                 ch.put_nowait(msg)
+                if self._hibernating:
+                    self._wake()
                 return
         ch = self._inbox
         if ch is not None:
             ch.put_nowait(msg)
-            return
-        if self._backlog is None:
-            self._backlog = deque()
-        self._backlog.append(msg)
+        else:
+            if self._backlog is None:
+                self._backlog = deque()
+            self._backlog.append(msg)
+        if self._hibernating:
+            self._wake()
 
     def _deliver_event(self, event: Event) -> None:
         if self._events is None:
             self._events = Channel("events")
         self._events.put_nowait(event)
+        if self._hibernating:
+            self._wake()
 
     def _link_down(self, peer: Pid, error: Error | None) -> None:
         if self._links is not None:
@@ -489,6 +542,7 @@ class Process(Context):
             "links": len(self._links or ()),
             "monitors": len(self._monitors or ()),
             "trap_links": self.trap_links,
+            "hibernating": self._hibernating,
         }
 
     def __repr__(self) -> str:
@@ -497,6 +551,16 @@ class Process(Context):
 
 
 _EMPTY: Mapping[str, Any] = {}
+
+
+class _Hibernate:
+    """What ``Process.hibernate`` returns: the function to run on wake-up."""
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
 
 
 def _check_topic(topic: object) -> None:
