@@ -27,7 +27,26 @@ even a channel object: ``process.inbox()`` is one handle for all processes
 task, a ``select`` or a ``close`` needs one. Per idle process (measured, 10k processes
 in ``inbox:receive()``): the Lua coroutine ~1.2 KB, its Lua tables/closures ~0.45 KB, and
 in Python this object (~130 B), the ``run`` frame (~310 B), ``P``'s handle and the ready
-list (~120 B), on top of the kernel process.
+list (~120 B), on top of the kernel process. With hibernation (below) the ``run``
+frame, the trio task and its cancel scope are gone too: ~3.5 KB per idle Lua process
+in all (``benchmarks``, ``lua_memory``), against ~5.7 KB without.
+
+Hibernation (kernel processes only: :attr:`Driver.hib`, set by
+``LuaScripts.process_body`` when ``ctx.can_hibernate``; never in workflows, functions or
+:func:`~._scripts.run_lua_process`): when every task of the process waits only on kernel
+mailbox channels (the inbox, the events, listened topics; :func:`is_mailbox`) with no
+timer, future, exec or internal-channel wait among them, ``run`` returns
+``ctx.hibernate(_wake, self)``. The trio task, its frames and its cancel scope are freed
+(~2.2 KB per idle process); the Lua coroutines stay in the sandbox and this object keeps
+what they wait for (:attr:`Driver.parked`). The next delivery runs ``run(woken=True)``
+on the same state: :meth:`Driver._woken` hands the parked task(s) what arrived. If what
+woke the process is something no task waits for (an unread CANCEL), it waits in the task
+instead: hibernating again would be woken at once by that item, in a loop.
+Timers and futures never wake a hibernating process, hence the "mailbox only" rule.
+Ping-pong partners must not pay a task start per message: a process woken less than
+:data:`HIBERNATE_IDLE` after it hibernated turns *warm* and waits in its task until one
+wait lasts that long (Erlang's ``hibernate_after`` in spirit, with no timer: a warm
+process that then stays idle forever keeps its task).
 
 Blocking calls that are not channels (``funcs.call``, ``process.exec``, ``time.sleep``)
 come back from their command handler as a :class:`DirectAwait`. When the task is the
@@ -59,13 +78,15 @@ Outcomes:
 
 Invariants: ``Sandbox.current`` is this driver exactly while one of its tasks runs;
 ``live`` counts the tasks from creation until they return or fail; a parked task is in
-no ready queue.
+no ready queue; ``parked`` is set exactly while the process hibernates (and its ``P`` is
+then not killed: a terminated hibernating process leaves it to the Lua GC).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from time import perf_counter as _clock
 from typing import Any
 
 from beamish.actors import CLOSED, Event, EventKind, WouldBlock
@@ -75,10 +96,24 @@ from ._channels import INBOX, LChannel, Waiter
 from ._commands import BLOCKED, COMMANDS, HANDLERS
 from ._runtime import LuaMemoryError, Sandbox
 
-__all__ = ["FAIR_STEPS", "Driver", "ExitRouter", "result_of"]
+__all__ = [
+    "FAIR_STEPS",
+    "HIBERNATE_IDLE",
+    "Driver",
+    "ExitRouter",
+    "Sleepers",
+    "is_mailbox",
+    "result_of",
+]
 
 #: Resumes in a row after which the driver checkpoints (see Driver._checkpoint).
 FAIR_STEPS = 64
+#: Seconds: a process woken from hibernation sooner than this waits in its task from
+#: then on, until one of its waits lasts this long (see Driver._woken). 0: always
+#: hibernate.
+HIBERNATE_IDLE = 0.001
+#: ``Driver.parked`` when every task waits on mailbox channels (the wait loop's case).
+_ALL = object()
 _NO_VALUES: Mapping[str, Any] = {}
 
 
@@ -90,13 +125,17 @@ class Driver:
         "_values",
         "cache",
         "ctx",
+        "hib",
         "inbox",
         "live",
         "main_tid",
+        "nap",
+        "parked",
         "ready",
         "reuse",
         "router",
         "sb",
+        "warm",
         "watch",
     )
 
@@ -131,6 +170,15 @@ class Driver:
         self.inbox: LChannel | None = None
         #: The events demultiplexer, from the first exec that waits beside siblings.
         self.router: ExitRouter | None = None
+        #: May this driver hibernate its process (a kernel process body, see below).
+        self.hib = False
+        #: Recently woken after a short idle spell: wait in the task, not hibernated.
+        self.warm = False
+        #: ``time.perf_counter()`` when the process last hibernated.
+        self.nap = 0.0
+        #: What the hibernated process waits for: ``(tid, INBOX or LChannel)`` of a lone
+        #: task, or :data:`_ALL` (every task parked on mailbox channels).
+        self.parked: Any = None
 
     def __repr__(self) -> str:
         return f"<Driver {getattr(self.ctx, 'pid', '?')} tasks={self.live}>"
@@ -210,18 +258,24 @@ class Driver:
 
     # -- the loop -------------------------------------------------------------------------
 
-    async def run(self, *, result: bool = False) -> Any:
+    async def run(self, *, result: bool = False, woken: bool = False) -> Any:
         """Run until the main task returns; its raw Lua return values, or with
         ``result=True`` its result under the return convention (:func:`result_of`).
 
         (One coroutine for the whole process: a process body may return
         ``driver.run(result=True)`` itself, saving a frame per idle process.)
+
+        With :attr:`hib` set it may instead return ``ctx.hibernate(...)`` (see
+        :meth:`_hibernate`); ``woken=True`` is the run the kernel starts on wake-up.
         """
         # Few locals: each is 8 bytes in the frame every idle process keeps.
         sb = self.sb
         ready = self.ready
         steps = 0
+        asleep = False
         try:
+            if woken:
+                await self._woken()
             while True:
                 while ready:
                     tid, resume = ready.pop(0)
@@ -265,7 +319,24 @@ class Driver:
                                     # keep nothing from the last step while idle
                                     del r
                                     resume = ()
-                                    r = await self.ctx.inbox().receive()
+                                    if self.hib and not self.warm:
+                                        # (ctx.inbox() also moves early messages in)
+                                        try:
+                                            r = self.ctx.inbox().receive_nowait()
+                                        except WouldBlock:
+                                            self.parked = (tid, INBOX)
+                                            asleep = True
+                                            return self._hibernate()
+                                        resume = self._resume_of(r, INBOX)
+                                        del r
+                                        continue
+                                    if self.warm:
+                                        t = _clock()
+                                        r = await self.ctx.inbox().receive()
+                                        if _clock() - t >= HIBERNATE_IDLE:
+                                            self.warm = False
+                                    else:
+                                        r = await self.ctx.inbox().receive()
                                     resume = ((0, None, False) if r is CLOSED
                                               else sb.lib.message_resume(r))
                                     steps = 0
@@ -275,7 +346,26 @@ class Driver:
                                 if self.live == 1 and not ready:
                                     del r  # nothing from the last step kept while idle
                                     resume = ()
-                                    resume = out.resume_from_source(await out.source.receive())
+                                    if self.hib and not self.warm and is_mailbox(out):
+                                        # (an events router may hold set-aside events
+                                        # the kernel cannot see)
+                                        try:
+                                            r = out.source.receive_nowait()
+                                        except WouldBlock:
+                                            self.parked = (tid, out)
+                                            asleep = True
+                                            return self._hibernate()
+                                        resume = out.resume_from_source(r)
+                                        del r
+                                        continue
+                                    if self.warm:
+                                        t = _clock()
+                                        r = await out.source.receive()
+                                        if _clock() - t >= HIBERNATE_IDLE:
+                                            self.warm = False
+                                    else:
+                                        r = await out.source.receive()
+                                    resume = out.resume_from_source(r)
                                     steps = 0
                                     continue
                                 out = self._park_receive(out, tid)
@@ -302,10 +392,107 @@ class Driver:
                                 return r[2:]
                             break
                         raise sb.step_failure(self.P, r)
-                await self._wait()
+                if not self.warm:
+                    if self.hib and self._all_on_mailbox():
+                        self.parked = _ALL
+                        asleep = True
+                        return self._hibernate()
+                    await self._wait()
+                else:
+                    await self._warm_wait()
         finally:
-            if not self.reuse:
+            if not self.reuse and not asleep:
                 sb.kill(self.P)
+
+    # -- hibernation (kernel processes only) ------------------------------------------------
+
+    def _hibernate(self) -> Any:
+        """The kernel's hibernation request: the process's trio task ends (its frames
+        and cancel scope are freed); the next delivery runs :func:`_wake`, which runs
+        this driver again on the same Lua state (the tasks live in the sandbox)."""
+        self.nap = _clock()
+        sleepers = self.sb.sleepers
+        if sleepers is None:
+            sleepers = self.sb.sleepers = Sleepers()
+        sleepers.add(self)
+        return self.ctx.hibernate(_wake, self)
+
+    async def _woken(self) -> None:
+        """First thing after a wake-up: hand the parked task(s) what arrived.
+
+        A process woken after less than :data:`HIBERNATE_IDLE` seconds turns *warm*: it
+        waits in its task (a ping-pong partner would otherwise pay a task start per
+        message) until one wait lasts longer. If what woke it is not what its tasks wait
+        for (an event nobody reads), it waits in the task: hibernating again would only
+        be woken at once by that unread item.
+        """
+        if _clock() - self.nap < HIBERNATE_IDLE:
+            self.warm = True
+        parked, self.parked = self.parked, None
+        self.sb.sleepers.discard(self)
+        if parked is _ALL:
+            for ch in list(self.watch or ()):
+                while ch.source is not None and ch.has_receivers():
+                    try:
+                        item = ch.source.receive_nowait()
+                    except WouldBlock:
+                        break
+                    ch.deliver(item)
+            if not self.ready:  # woken by something nobody waits for: wait here
+                await self._warm_wait()
+            return
+        tid, ch = parked
+        src = self.ctx.inbox() if ch is INBOX else ch.source
+        try:
+            item = src.receive_nowait()
+        except WouldBlock:
+            self.ready.append((tid, await self._receive(src, ch)))
+            return
+        self.ready.append((tid, self._resume_of(item, ch)))
+
+    async def _receive(self, src: Any, ch: Any) -> tuple[Any, ...]:
+        """Await ``src`` in the task (the lone task's receive); its resume values.
+
+        A warm process measures the wait: one longer than :data:`HIBERNATE_IDLE` makes
+        it hibernate again at its next wait.
+        """
+        if not self.warm:
+            return self._resume_of(await src.receive(), ch)
+        t = _clock()
+        item = await src.receive()
+        if _clock() - t >= HIBERNATE_IDLE:
+            self.warm = False
+        return self._resume_of(item, ch)
+
+    async def _warm_wait(self) -> None:
+        """:meth:`_wait` in the task, measured like :meth:`_receive`."""
+        t = _clock()
+        await self._wait()
+        if _clock() - t >= HIBERNATE_IDLE:
+            self.warm = False
+
+    def _resume_of(self, item: Any, ch: Any) -> tuple[Any, ...]:
+        if ch is INBOX:
+            return (0, None, False) if item is CLOSED else self.sb.lib.message_resume(item)
+        return ch.resume_from_source(item)
+
+    def _all_on_mailbox(self) -> bool:
+        """Every live task parked as a receiver on kernel mailbox channels only (inbox,
+        events, listened topics: deliveries wake a hibernating process; timers, futures,
+        internal channels and waiting execs do not)."""
+        r = self.router
+        if r is not None and r.waits:
+            return False
+        tids: set[int] = set()
+        for ch in self.watch or ():
+            if ch.source is None or not ch.has_receivers():
+                continue
+            if not is_mailbox(ch):
+                return False
+            for w, _ in ch.recvq or ():
+                if not w.fired:
+                    tids.add(w.tid)
+        return bool(tids) and len(tids) == self.live
 
     async def _checkpoint(self) -> None:
         """Let other processes run, then hand parked tasks what their sources hold.
@@ -486,6 +673,61 @@ class ExitRouter:
             item = await self.real.receive(timeout)
             if not self.take(item):
                 return item
+
+
+class Sleepers:
+    """The drivers of one sandbox's hibernating processes, to free killed ones.
+
+    A hibernating process that is terminated (or killed by a link) ends without running
+    any code, so its driver's ``finally`` never kills its Lua state ``P``. Usually that
+    is garbage anyway, but not when Lua holds Python objects that hold the driver (a
+    parked task's channel -> its Waiter -> the driver -> ``P`` -> the task): a cycle
+    through the Lua heap that neither collector can see. So hibernating drivers are
+    kept here and, whenever the set has doubled since the last sweep, the ones whose
+    process is dead are killed (amortised O(1); at most 2x the live ones are kept).
+    (A kernel hook run when a hibernating process is killed would free them at once.)
+    """
+
+    __slots__ = ("drivers", "limit")
+
+    def __init__(self) -> None:
+        self.drivers: dict[Driver, None] = {}
+        self.limit = 64
+
+    def __repr__(self) -> str:
+        return f"<Sleepers {len(self.drivers)}>"
+
+    def add(self, drv: Driver) -> None:
+        drivers = self.drivers
+        drivers[drv] = None
+        if len(drivers) >= self.limit:
+            self.sweep()
+
+    def discard(self, drv: Driver) -> None:
+        self.drivers.pop(drv, None)
+
+    def sweep(self) -> None:
+        """Kill the Lua state of every driver whose process ended while hibernating."""
+        drivers = self.drivers
+        for drv in [d for d in drivers if not d.ctx.is_alive()]:
+            del drivers[drv]
+            drv.parked = None
+            drv.sb.kill(drv.P)
+            # and every Python -> Lua reference of the driver (wrapped channels...)
+            drv.cache = drv.watch = drv.inbox = drv.router = None
+        self.limit = max(64, 2 * len(drivers))
+
+
+def _wake(ctx: Any, drv: Driver) -> Any:
+    """The body the kernel runs when a hibernated Lua process is woken."""
+    return drv.run(result=True, woken=True)
+
+
+def is_mailbox(ch: LChannel) -> bool:
+    """Whether ``ch`` reads a kernel mailbox channel (a delivery to it wakes a
+    hibernating process): the inbox, the events, a listened topic."""
+    kind = ch.kind
+    return kind == "inbox" or kind == "events" or kind.startswith("listen:")
 
 
 def result_of(sb: Sandbox, values: tuple[Any, ...]) -> Any:

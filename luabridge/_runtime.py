@@ -283,6 +283,8 @@ class Sandbox:
         #: conversations do not parse and format PIDs per message.
         self.pids: dict[str, Any] = {}
         self.pid_strings: dict[Any, str] = {}
+        #: Drivers of this runtime's hibernating processes (``_driver.Sleepers``).
+        self.sleepers: Any = None
 
     def __repr__(self) -> str:
         return f"<Sandbox {self.name!r} Lua {LUA_VERSION[0]}.{LUA_VERSION[1]}>"

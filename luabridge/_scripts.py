@@ -122,6 +122,8 @@ class LuaScripts:
             sb = scripts.sandbox(ctx.pid.host)
             P = sb.new_process(scripts.prepare(sb, entry_id))
             drv = Driver(sb, ctx, P)
+            # The kernel may hibernate the process while it waits (never a workflow).
+            drv.hib = bool(getattr(ctx, "can_hibernate", False))
             drv.start_main(scripts.spec(entry_id).method or "main", args)
             return drv.run(result=True)
 

@@ -555,3 +555,279 @@ async def test_an_idle_lua_process_costs_under_1800_bytes_of_lua_heap(scripts):
         assert per_process < 1800, per_process
         for pid in node.processes():
             node.terminate(pid)
+
+
+# -- hibernation ------------------------------------------------------------------------------
+
+@pytest.fixture
+def always_hibernate(monkeypatch):
+    """No warm spells: every idle wait on mailbox channels hibernates (deterministic)."""
+    from beamish.luabridge import _driver
+
+    monkeypatch.setattr(_driver, "HIBERNATE_IDLE", 0.0)
+
+
+def hibernating(node: Node, pid) -> bool:
+    return node.process(pid).statistics()["hibernating"]
+
+
+_COUNTER = """
+    local n = 0
+    return {main = function()
+      local inbox = process.inbox()
+      while true do
+        local m = inbox:receive()
+        if m:topic() == "stop" then return n end
+        n = n + m:payload():data()
+      end
+    end}"""
+
+
+async def test_a_hibernating_lua_process_keeps_its_state(scripts, always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:count", _COUNTER)
+        pid = node.spawn("t:count")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        for i in range(1, 51):
+            node.send(pid, "add", i)
+            await trio.testing.wait_all_tasks_blocked()
+            assert hibernating(node, pid)
+        node.send(pid, "stop")
+        assert await node.wait(pid) == (50 * 51 // 2, None)
+
+
+async def test_messages_sent_before_the_first_wait_are_not_lost(scripts, always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:count", _COUNTER)
+        pid = node.spawn("t:count", messages=[("add", (2,)), ("add", (3,)), ("stop", ())])
+        assert await node.wait(pid) == (5, None)
+
+
+_SELECTOR = """
+    return {main = function()
+      process.set_options({trap_links = true})
+      local inbox, events = process.inbox(), process.events()
+      local seen = {}
+      while true do
+        local r = channel.select{inbox:case_receive(), events:case_receive()}
+        if r.channel == inbox then
+          local m = r.value
+          if m:topic() == "spawn" then
+            process.spawn_linked_monitored("t:fail", nil)
+          else
+            seen[#seen + 1] = m:topic()
+          end
+        else
+          local ev = r.value
+          seen[#seen + 1] = ev.kind
+          if ev.kind == process.event.CANCEL then
+            return table.concat(seen, ",") .. ":" .. ev.reason
+          end
+        end
+      end
+    end}"""
+
+
+async def test_a_hibernating_lua_process_answers_events(scripts, always_hibernate):
+    # One task in a select over the inbox and the events: it hibernates between
+    # deliveries, gets LINK_DOWN and EXIT of a failed linked child, ends on CANCEL.
+    async with Node() as node:
+        lua(scripts, node, "t:sel", _SELECTOR)
+        lua(scripts, node, "t:fail", """
+            return {main = function()
+              process.inbox():receive()
+              error("child failed")
+            end}""")
+        pid = node.spawn("t:sel")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        node.send(pid, "a")
+        node.send(pid, "spawn")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        child = next(p for p in node.processes() if p not in (pid,)
+                     and node.process(p).entry_id == "t:fail")
+        node.send(child, "go")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        node.cancel(pid, "bye")
+        value, error = await node.wait(pid)
+        assert error is None
+        kinds, reason = value.split(":")
+        assert reason == "bye"
+        parts = kinds.split(",")
+        assert parts[0] == "a" and parts[-1] == EventKind.CANCEL.value
+        assert sorted(parts[1:3]) == sorted([EventKind.EXIT.value, EventKind.LINK_DOWN.value])
+
+
+async def test_an_untrapped_link_failure_kills_a_hibernating_lua_process(scripts,
+                                                                         always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:wait", "return {main = function() process.inbox():receive() end}")
+
+        async def failing(ctx):
+            await ctx.receive()
+            raise Error("boom", kind=ErrorKind.INTERNAL)
+
+        pid = node.spawn("t:wait")
+        other = node.spawn(failing)
+        node.process(pid).link(other)
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        node.send(other, "go")
+        _value, error = await node.wait(pid)
+        assert error is not None and error.message == "linked process failed"
+
+
+async def test_an_event_nobody_reads_wakes_it_without_a_busy_loop(scripts, always_hibernate):
+    # The CANCEL stays unread in the events channel: the woken process waits in its task
+    # (hibernating again would be woken at once by that item) and still works.
+    async with Node() as node:
+        lua(scripts, node, "t:count", _COUNTER)
+        pid = node.spawn("t:count")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        node.cancel(pid, "ignored")
+        await trio.testing.wait_all_tasks_blocked()
+        assert node.is_alive(pid) and not hibernating(node, pid)
+        node.send(pid, "add", 7)
+        await trio.testing.wait_all_tasks_blocked()
+        node.send(pid, "stop")
+        assert await node.wait(pid) == (7, None)
+
+
+async def test_a_select_with_a_timeout_does_not_hibernate(scripts, always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:sel", """
+            local time = require("time")
+            return {main = function()
+              local r = channel.select{process.inbox():case_receive(),
+                                       time.after("10s"):case_receive()}
+              return r.value:topic()
+            end}""", modules=("time",))
+        pid = node.spawn("t:sel")
+        await trio.testing.wait_all_tasks_blocked()
+        assert not hibernating(node, pid)
+        node.send(pid, "hello")
+        assert await node.wait(pid) == ("hello", None)
+
+
+async def test_siblings_on_internal_channels_prevent_hibernation(scripts, always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:sib", """
+            return {main = function()
+              local ch = channel.new()
+              local got = channel.new(1)
+              coroutine.spawn(function() got:send(ch:receive() .. "!") end)
+              local m = process.inbox():receive()
+              ch:send(m:topic())
+              return got:receive()
+            end}""")
+        pid = node.spawn("t:sib")
+        await trio.testing.wait_all_tasks_blocked()
+        assert not hibernating(node, pid)
+        node.send(pid, "hi")
+        assert await node.wait(pid) == ("hi!", None)
+
+
+async def test_siblings_all_on_mailbox_channels_hibernate(scripts, always_hibernate):
+    async with Node() as node:
+        lua(scripts, node, "t:two", """
+            return {main = function()
+              local done = channel.new(1)
+              coroutine.spawn(function()
+                local ev = process.events():receive()
+                done:send(ev.reason)
+              end)
+              local m = process.inbox():receive()
+              return m:topic() .. "+" .. done:receive()
+            end}""")
+        pid = node.spawn("t:two")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        node.cancel(pid, "why")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)  # the main task still waits on the inbox
+        node.send(pid, "m")
+        assert await node.wait(pid) == ("m+why", None)
+
+
+async def test_terminating_a_hibernating_lua_process(scripts, always_hibernate):
+    async def watcher(ctx, target):
+        ctx.monitor(target)
+        ctx.terminate(target)
+        return await ctx.events().receive(timeout=5)
+
+    async with Node() as node:
+        lua(scripts, node, "t:wait", "return {main = function() process.inbox():receive() end}")
+        pid = node.spawn("t:wait")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)
+        ev = await node.exec(watcher, pid)
+        assert ev.kind is EventKind.EXIT and ev.sender == pid
+        assert ev.error is not None and ev.error.message == "process terminated"
+        assert not node.is_alive(pid)
+
+
+async def test_a_busy_lua_process_stays_warm(scripts, monkeypatch):
+    # Woken sooner than HIBERNATE_IDLE after hibernating: it waits in its task from then
+    # on (a ping-pong partner would otherwise start a task per message).
+    from beamish.luabridge import _driver
+
+    monkeypatch.setattr(_driver, "HIBERNATE_IDLE", 1e9)
+    async with Node() as node:
+        lua(scripts, node, "t:count", _COUNTER)
+        pid = node.spawn("t:count")
+        await trio.testing.wait_all_tasks_blocked()
+        assert hibernating(node, pid)  # a fresh process starts cold
+        for _ in range(3):
+            node.send(pid, "add", 1)
+            await trio.testing.wait_all_tasks_blocked()
+            assert not hibernating(node, pid)
+        node.send(pid, "stop")
+        assert await node.wait(pid) == (3, None)
+
+
+async def test_lua_functions_and_plain_drivers_never_hibernate(scripts, always_hibernate):
+    # Only process bodies from LuaScripts.process_body may hibernate; run_lua_process
+    # (used by workflows with their own context) waits in its task.
+    from beamish.luabridge import run_lua_process
+
+    async with Node() as node:
+        lua(scripts, node, "t:count", _COUNTER)
+
+        async def body(ctx):
+            sb = scripts.sandbox("node:local")
+            return await run_lua_process(ctx, sb, scripts.prepare(sb, "t:count"), "main")
+
+        pid = node.spawn(body)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not hibernating(node, pid)
+        node.send(pid, "add", 4)
+        node.send(pid, "stop")
+        assert await node.wait(pid) == (4, None)
+
+
+async def test_terminated_hibernating_processes_are_swept(scripts, always_hibernate):
+    # Killed while hibernating, a process runs no code: its Lua state is freed by the
+    # sandbox's sweep once enough processes hibernated since (cycles through Lua).
+    async with Node() as node:
+        lua(scripts, node, "t:sel", """
+            return {main = function()
+              local i, e = process.inbox(), process.events()
+              local r = channel.select{i:case_receive(), e:case_receive()}
+              return r.channel == i
+            end}""")
+        first = [node.spawn("t:sel") for _ in range(100)]
+        await trio.testing.wait_all_tasks_blocked()
+        sleepers = scripts.sandbox("node:local").sleepers
+        assert len(sleepers.drivers) == 100
+        for pid in first:
+            node.terminate(pid)
+        second = [node.spawn("t:sel") for _ in range(100)]
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(sleepers.drivers) == 100
+        assert all(d.ctx.is_alive() for d in sleepers.drivers)
+        node.send(second[0], "m")
+        assert await node.wait(second[0]) == (True, None)
