@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ._common import (
@@ -51,6 +52,26 @@ async def _trio_settle() -> None:
     import trio.testing
 
     await trio.testing.wait_all_tasks_blocked()
+
+
+async def _idle_tasks(n: int, task: Callable[[], tuple[Any, ...]]) -> dict[str, float]:
+    """RSS per task for ``n`` plain trio tasks, each ``start_soon(*task())``, parked."""
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        await _trio_settle()
+        gc.collect()
+        before = rss_bytes()
+        start = clock()
+        for _ in range(n):
+            nursery.start_soon(*task())
+        await _trio_settle()
+        spawn_s = clock() - start
+        gc.collect()
+        after = rss_bytes()
+        result = finish_now(_result(before, after, n, spawn_s))
+        nursery.cancel_scope.cancel()
+    return result
 
 
 def beamish(n: int) -> dict[str, float]:
@@ -89,23 +110,7 @@ def floor(n: int) -> dict[str, float]:
     async def idle(box: Mailbox) -> None:
         await box.receive()
 
-    async def main() -> dict[str, float]:
-        async with trio.open_nursery() as nursery:
-            await _trio_settle()
-            gc.collect()
-            before = rss_bytes()
-            start = clock()
-            for _ in range(n):
-                nursery.start_soon(idle, Mailbox())
-            await _trio_settle()
-            spawn_s = clock() - start
-            gc.collect()
-            after = rss_bytes()
-            result = finish_now(_result(before, after, n, spawn_s))
-            nursery.cancel_scope.cancel()
-        return result
-
-    return trio.run(main)
+    return trio.run(_idle_tasks, n, lambda: (idle, Mailbox()))
 
 
 def trio_channels(n: int) -> dict[str, float]:
@@ -115,23 +120,7 @@ def trio_channels(n: int) -> dict[str, float]:
         _send, recv = trio.open_memory_channel(math.inf)
         await recv.receive()
 
-    async def main() -> dict[str, float]:
-        async with trio.open_nursery() as nursery:
-            await _trio_settle()
-            gc.collect()
-            before = rss_bytes()
-            start = clock()
-            for _ in range(n):
-                nursery.start_soon(idle)
-            await _trio_settle()
-            spawn_s = clock() - start
-            gc.collect()
-            after = rss_bytes()
-            result = finish_now(_result(before, after, n, spawn_s))
-            nursery.cancel_scope.cancel()
-        return result
-
-    return trio.run(main)
+    return trio.run(_idle_tasks, n, lambda: (idle,))
 
 
 def asyncio_(n: int) -> dict[str, float]:
@@ -209,30 +198,13 @@ def thespian_mp(n: int) -> dict[str, float]:
 
 
 def triotp(n: int) -> dict[str, float]:
-    import trio
     from triotp import mailbox
 
     async def idle() -> None:
         async with mailbox.open() as mid:
             await mailbox.receive(mid)
 
-    async def main() -> dict[str, float]:
-        async with trio.open_nursery() as nursery:
-            await _trio_settle()
-            gc.collect()
-            before = rss_bytes()
-            start = clock()
-            for _ in range(n):
-                nursery.start_soon(idle)
-            await _trio_settle()
-            spawn_s = clock() - start
-            gc.collect()
-            after = rss_bytes()
-            result = finish_now(_result(before, after, n, spawn_s))
-            nursery.cancel_scope.cancel()
-        return result
-
-    return triotp_run(main)
+    return triotp_run(_idle_tasks, n, lambda: (idle,))
 
 
 SCENARIOS = [
