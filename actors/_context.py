@@ -209,9 +209,7 @@ class Context(abc.ABC):
         """Return this from the body to wait for the next message without holding a
         task: ``return ctx.hibernate(fn, *args)`` runs ``fn(ctx, *args)`` on wake-up.
         Only where :attr:`can_hibernate`."""
-        raise Error(
-            f"hibernate is not supported in a {self.kind} context", kind=ErrorKind.INVALID
-        )
+        raise Error(f"hibernate is not supported in a {self.kind} context", kind=ErrorKind.INVALID)
 
     # -- time and ids -------------------------------------------------------------
 

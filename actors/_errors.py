@@ -144,15 +144,6 @@ class Error(Exception):
             "details": self.details,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Error:
-        return Error(
-            str(data.get("message", "")),
-            kind=data.get("kind") or ErrorKind.UNKNOWN,
-            retryable=data.get("retryable"),
-            details=data.get("details"),
-        )
-
 
 def _coerce_kind(kind: ErrorKind | str) -> ErrorKind:
     if isinstance(kind, ErrorKind):

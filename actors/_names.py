@@ -67,9 +67,6 @@ class NameRegistry:
         for name in self._by_pid.pop(pid, ()):
             del self._by_name[name]
 
-    def names_of(self, pid: Pid) -> frozenset[str]:
-        return frozenset(self._by_pid.get(pid, ()))
-
     def __len__(self) -> int:
         return len(self._by_name)
 

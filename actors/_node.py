@@ -141,10 +141,6 @@ class Node:
             raise Error("the node is not running", kind=ErrorKind.UNAVAILABLE)
         return self._trio_token
 
-    @property
-    def running(self) -> bool:
-        return self._nursery is not None and not self._closing
-
     # ==================================================================================
     # Hosts, bodies, names
     # ==================================================================================
