@@ -34,6 +34,8 @@ from ._host import Host as Host
 from ._host import LocalHost as LocalHost
 from ._host import SpawnRequest as SpawnRequest
 from ._isolate import isolate as isolate
+from ._limits import DEFAULT_LIMITS as DEFAULT_LIMITS
+from ._limits import Limits as Limits
 from ._message import Event as Event
 from ._message import EventKind as EventKind
 from ._message import Message as Message
@@ -49,6 +51,7 @@ from ._process import ProcessState as ProcessState
 __all__ = [
     "CLOSED",
     "DEFAULT_HOST",
+    "DEFAULT_LIMITS",
     "LINK_FAILED",
     "SYSTEM_PID",
     "TERMINATED",
@@ -63,6 +66,7 @@ __all__ = [
     "Future",
     "Host",
     "KernelFuture",
+    "Limits",
     "LoadError",
     "LocalHost",
     "Message",

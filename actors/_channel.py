@@ -20,6 +20,17 @@ Design (measured in ``shared/reference/perf-baselines.md``): a ``collections.deq
 Closing: ``close()`` is idempotent; queued items stay receivable; once drained, receive
 returns the :data:`CLOSED` sentinel (never raises), which is what ``select`` needs.
 
+Mailbox accounting (``Limits.mailbox_messages`` / ``mailbox_bytes``): a process's
+mailbox channels (inbox, topics, events) have an ``_owner``, the :class:`Process`; every
+item taken from such a channel, by ``receive``, ``receive_nowait`` or ``select``,
+gives one slot back to ``owner._room`` (and takes a :class:`SizedMessage`'s size off
+``owner._qbytes``). The process takes a slot on delivery, so its counts are exact and
+the send path checks them in O(1). Other channels (timers, futures, function frames) have no
+owner and pay one ``is None`` test per item.
+
+Timer channels (:class:`TimerChannel`, what ``Process.after`` returns): closing one
+cancels its timer, so a stopped timer frees its task at once.
+
 Invariants: ``_task`` is set only while that task is parked in this channel's
 ``receive``; a waiter is in ``_waiters`` only while its task is parked in a ``select``
 over this channel (or is a second concurrent receiver). A fired waiter is never woken
@@ -35,8 +46,9 @@ from typing import Any, Final
 import trio
 
 from ._errors import Error, ErrorKind, Timeout
+from ._limits import SizedMessage
 
-__all__ = ["BUDGET", "CLOSED", "Channel", "WouldBlock", "select"]
+__all__ = ["BUDGET", "CLOSED", "Channel", "TimerChannel", "WouldBlock", "select"]
 
 #: Items a task may take without a checkpoint before it yields to the scheduler.
 BUDGET: Final = 64
@@ -82,10 +94,12 @@ async def _spend() -> None:
 class Channel:
     """An unbounded FIFO channel owned by one process (or one function frame)."""
 
-    __slots__ = ("__weakref__", "_closed", "_items", "_task", "_waiters", "name")
+    __slots__ = ("__weakref__", "_closed", "_items", "_owner", "_task", "_waiters", "name")
 
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", owner: Any = None) -> None:
         self.name = name
+        #: The process whose mailbox counts this channel's items (see the module doc).
+        self._owner = owner
         # Created on the first put: an empty deque costs 760 bytes per idle process.
         self._items: deque[Any] | None = None
         # Fast path: the one task parked in receive() (the usual case: the owner).
@@ -164,7 +178,10 @@ class Channel:
     def receive_nowait(self) -> Any:
         """Take the oldest item; :data:`CLOSED` if closed and drained; else WouldBlock."""
         if self._items:
-            return self._items.popleft()
+            item = self._items.popleft()
+            if self._owner is not None:
+                _taken(self._owner, item)
+            return item
         if self._closed:
             return CLOSED
         raise WouldBlock
@@ -183,13 +200,25 @@ class Channel:
                 _budget = BUDGET
                 await trio.lowlevel.checkpoint()
             if self._items:
-                return self._items.popleft()
+                item = self._items.popleft()
+                owner = self._owner
+                if owner is not None:
+                    owner._room += 1
+                    if owner._qbytes and type(item) is SizedMessage:
+                        owner._qbytes -= item.size
+                return item
         if timeout is None:
             # Parking is inlined (not a call to _park_receive): one coroutine frame
             # fewer for every idle process.
             while True:
                 if self._items:
-                    return self._items.popleft()
+                    item = self._items.popleft()
+                    owner = self._owner
+                    if owner is not None:
+                        owner._room += 1
+                        if owner._qbytes and type(item) is SizedMessage:
+                            owner._qbytes -= item.size
+                    return item
                 if self._closed:
                     return CLOSED
                 if self._task is None:
@@ -200,7 +229,10 @@ class Channel:
         with trio.move_on_after(timeout):
             while True:
                 if self._items:
-                    return self._items.popleft()
+                    item = self._items.popleft()
+                    if self._owner is not None:
+                        _taken(self._owner, item)
+                    return item
                 if self._closed:
                     return CLOSED
                 await self._park_receive()
@@ -216,6 +248,34 @@ class Channel:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Channel {self.name!r} {state} queued={len(self)}>"
+
+
+def _taken(owner: Any, item: Any) -> None:
+    """``item`` left a mailbox channel of ``owner``: give back its slot (and bytes)."""
+    owner._room += 1
+    if owner._qbytes and type(item) is SizedMessage:
+        owner._qbytes -= item.size
+
+
+class TimerChannel(Channel):
+    """The channel of one ``Process.after`` timer: ``close()`` also cancels the timer.
+
+    Invariant: ``_scope`` is the timer's cancel scope until the timer fires or is
+    cancelled, then None.
+    """
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, name: str = "after") -> None:
+        super().__init__(name)
+        self._scope: trio.CancelScope | None = None
+
+    def close(self) -> None:
+        scope = self._scope
+        if scope is not None:
+            self._scope = None
+            scope.cancel()
+        super().close()
 
 
 async def _park(channels: Sequence[Channel]) -> None:
@@ -255,7 +315,10 @@ async def select(
         if ch._items:
             await _spend()
             if ch._items:
-                return ch, ch._items.popleft()
+                item = ch._items.popleft()
+                if ch._owner is not None:
+                    _taken(ch._owner, item)
+                return ch, item
         elif ch._closed:
             return ch, CLOSED
     if timeout is not None and timeout <= 0:
@@ -273,6 +336,9 @@ async def _select_parked(channels: Sequence[Channel]) -> tuple[Channel, Any]:
         await _park(channels)
         for ch in channels:
             if ch._items:
-                return ch, ch._items.popleft()
+                item = ch._items.popleft()
+                if ch._owner is not None:
+                    _taken(ch._owner, item)
+                return ch, item
             if ch._closed:
                 return ch, CLOSED

@@ -15,6 +15,13 @@ The tree (subclasses only where callers must catch them apart)::
     └── LoadError               INVALID: a registry/YAML/script problem, names file + entry
 
 Messages name the subject (a PID, an entry ID, a file) and say what to do.
+
+Two kinds of stack, kept apart because scripts are untrusted: a *script stack* (a Lua
+traceback, with chunk names relative to the app, or any stack passed as ``stack=``) and
+a *host traceback* (a Python traceback captured by :meth:`Error.capture`, full of
+absolute host paths: site-packages, the project, the app). :attr:`Error.stack` is either,
+for Python-side readers and logs; :attr:`Error.script_stack` and :meth:`Error.for_script`
+never show a host traceback, and are what may cross into a Lua script.
 """
 
 from __future__ import annotations
@@ -83,13 +90,16 @@ class Error(Exception):
         self.details = details
         self._stack = stack
         self._summary: traceback.StackSummary | None = None
+        #: True when the stack is a Python traceback (host paths), see :meth:`capture`.
+        self._host_stack = False
 
     @property
     def stack(self) -> str | None:
         """The stack trace where the failure happened (Python or Lua), or None.
 
         A Python traceback is captured cheaply at exit (file, line, function: no frames
-        kept alive, no source read) and formatted only when someone asks.
+        kept alive, no source read) and formatted only when someone asks. It names host
+        files: show it to operators, never to scripts (use :attr:`script_stack`).
         """
         if self._stack is None and self._summary is not None:
             self._stack = "".join(self._summary.format())
@@ -98,15 +108,47 @@ class Error(Exception):
 
     @stack.setter
     def stack(self, value: str | None) -> None:
-        self._stack, self._summary = value, None
+        """Set a script stack (e.g. a Lua traceback); it replaces any host traceback."""
+        self._stack, self._summary, self._host_stack = value, None, False
+
+    @property
+    def has_host_stack(self) -> bool:
+        """Whether :attr:`stack` is a Python traceback captured on the host."""
+        return self._host_stack
+
+    @property
+    def script_stack(self) -> str | None:
+        """The stack an untrusted script may read: the script stack, or ``None`` when the
+        stack is a host traceback (it would show host file paths)."""
+        return None if self._host_stack else self._stack
+
+    def for_script(self, origin: str | None = None) -> Error:
+        """This error as an untrusted script may see it.
+
+        ``self`` when its stack is already a script stack (or there is none); otherwise a
+        plain :class:`Error` with the same kind, message, retryable flag and details whose
+        stack is ``origin`` (e.g. the ID of the Python function that failed) or ``None``.
+        The host traceback stays on ``self`` for logs.
+        """
+        if not self._host_stack:
+            return self
+        return Error(
+            self.message,
+            kind=self.kind,
+            retryable=self.retryable,
+            details=self.details,
+            stack=origin,
+        )
 
     def capture(self, exc: BaseException) -> Error:
-        """Remember where ``exc`` was raised and drop its frames; returns self."""
+        """Remember where ``exc`` was raised (a host traceback) and drop its frames;
+        returns self. An error that already has a stack keeps it."""
         tb = exc.__traceback__
         if tb is not None and self._stack is None and self._summary is None:
             self._summary = traceback.StackSummary.extract(
                 traceback.walk_tb(tb), lookup_lines=False
             )
+            self._host_stack = True
         exc.__traceback__ = None
         return self
 
@@ -187,8 +229,10 @@ class ProcessExit(Error):
             kind=error.kind,
             retryable=error.retryable,
             details=error.details,
-            stack=error.stack,
         )
+        # The child's stack, still lazy, and whether it is a host traceback.
+        self._stack, self._summary = error._stack, error._summary
+        self._host_stack = error._host_stack
         self.pid = pid
         self.error = error
 

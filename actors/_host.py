@@ -1,7 +1,10 @@
 """Hosts: the named places processes are spawned on.
 
 A ``process.host`` entry is a named scheduler: ``spawn(id, "app:processes")`` puts the
-process there and its PID reads ``{app:processes|0x0000a}``. In beamish every
+process there and its PID reads ``{app:processes|0x0000a}``. A host also carries the
+resource limits of its processes (:attr:`LocalHost.limits`, a :class:`Limits`, from the
+entry's ``limits:`` mapping; see ``_limits.py``): the kernel reads the mailbox and
+children quotas from it, the Lua bridge the rest. In beamish every
 :class:`LocalHost` shares the node's trio loop (trio already multiplexes thousands of
 tasks; separate worker pools buy nothing in one Python thread), so a local host is a
 namespace with its own PID counter and statistics.
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import Error
+from ._limits import DEFAULT_LIMITS, Limits
 from ._message import Event, Message
 from ._pid import Pid
 
@@ -111,9 +115,12 @@ class Host(abc.ABC):
 class LocalHost(Host):
     """A named scheduler on the node's trio loop (a ``process.host`` entry)."""
 
-    def __init__(self, name: str, *, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, name: str, *, options: Mapping[str, Any] | None = None,
+                 limits: Limits | None = None) -> None:
         self.name = name
         self.options = dict(options or {})
+        #: Resource limits of the processes of this host (``process.host`` ``limits:``).
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
         self._next_id = 0
         self.spawned = 0
         self.live = 0

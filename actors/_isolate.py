@@ -29,13 +29,16 @@ from typing import Any
 from ._errors import Error, ErrorKind
 from ._pid import Pid
 
-__all__ = ["IMMUTABLE_TYPES", "isolate", "isolate_args"]
+__all__ = ["IMMUTABLE_TYPES", "MAX_DEPTH", "isolate", "isolate_args"]
 
 #: Types passed through ``send`` without copying.
 IMMUTABLE_TYPES: frozenset[type] = frozenset(
     {type(None), bool, int, float, complex, str, bytes, Pid, range}
 )
-_MAX_DEPTH = 200
+#: Deepest nesting of containers a payload may have (a list in a list ... 200 levels).
+#: The Lua bridge uses the same bound both ways, so any value that leaves a sender can
+#: enter any receiver.
+MAX_DEPTH = 200
 
 
 def isolate(value: Any) -> Any:
@@ -57,9 +60,9 @@ def _copy(value: Any, depth: int) -> Any:
     t = type(value)
     if t in IMMUTABLE_TYPES:
         return value
-    if depth > _MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         raise Error(
-            f"message payload nests deeper than {_MAX_DEPTH} levels (or contains a cycle); "
+            f"message payload nests deeper than {MAX_DEPTH} levels (or contains a cycle); "
             "send a flatter value",
             kind=ErrorKind.INVALID,
             retryable=False,

@@ -11,6 +11,17 @@ every :class:`LocalHost`, so the hot paths (send, deliver) are one dict lookup. 
 that dict does not hold belongs either to a dead process (→ :class:`ProcessNotFound`)
 or to a foreign :class:`Host` (a Temporal worker), to which the operation is forwarded.
 
+Quotas (``Limits``, per host; ``_limits.py``), checked here before anything changes, so
+a refused operation leaves no trace and fails only its caller:
+
+* ``send``/``cancel`` to a local process whose unreceived count is at its host's
+  ``mailbox_messages``, or a sized send that would take its queued payload bytes over
+  ``mailbox_bytes``: ``Error(RATE_LIMITED, retryable)`` naming the receiver, the
+  setting and the host;
+* ``spawn`` from a process that has ``children`` live children (its host's limit):
+  ``Error(RATE_LIMITED, retryable)``; a spawn carrying more than ``spawn_messages``
+  start-up messages: ``Error(INVALID)``, before the host is asked.
+
 Shutdown (``__aexit__`` or :meth:`aclose`), bounded and staged like OTP's:
   1. stop accepting spawns;
   2. send every process CANCEL with reason ``"scheduler shutdown"``;
@@ -33,6 +44,13 @@ from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
 from ._host import Host, LocalHost, SpawnRequest
 from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
+from ._limits import (
+    SizedMessage,
+    children_error,
+    mailbox_bytes_error,
+    mailbox_full_error,
+    spawn_messages_error,
+)
 from ._message import Event, EventKind, Message
 from ._names import NameRegistry
 from ._pid import Pid
@@ -250,6 +268,15 @@ class Node:
                 kind=ErrorKind.UNAVAILABLE,
             )
         h = self._hosts.get(host or DEFAULT_HOST) or self.host(host or DEFAULT_HOST)
+        if messages:
+            spawner = self._procs.get(parent) if parent is not None else None
+            limits = spawner._limits if spawner is not None else getattr(h, "limits", None)
+            if limits is not None and len(messages) > limits.spawn_messages:
+                raise spawn_messages_error(
+                    spawner.pid.host if spawner is not None else h.name,
+                    limits.spawn_messages,
+                    len(messages),
+                )
         req = SpawnRequest(
             target,
             args,
@@ -289,16 +316,30 @@ class Node:
                 for topic, payload in req.messages:
                     self._send(existing, topic, payload, None)
                 return existing
+        parent = req.parent
+        spawner = self._procs.get(parent) if parent is not None else None
+        if spawner is not None and spawner._children >= spawner._limits.children:
+            raise children_error(spawner.pid, spawner._limits, spawner._children)
         args = isolate_args(req.args)
         values = dict(req.context) if req.context else None
         pid = host.next_pid()
-        proc = Process(self, pid, body, args, entry_id=entry_id, values=values, parent=req.parent)
+        proc = Process(
+            self,
+            pid,
+            body,
+            args,
+            entry_id=entry_id,
+            values=values,
+            parent=parent,
+            limits=host.limits,
+        )
         self._procs[pid] = proc
+        if spawner is not None:
+            spawner._children += 1
         host.spawned += 1
         host.live += 1
         if req.name is not None:
             self.names.register(req.name, pid)
-        parent = req.parent
         if parent is not None:
             if req.monitor:
                 proc._monitors = {parent}
@@ -366,7 +407,8 @@ class Node:
     def send(self, dest: Pid | str, topic: str, *payload: Any, sender: Pid | None = None) -> None:
         """Send from outside any process. ``sender`` (default none) is what the receiver
         sees as ``msg.sender``; bridges (e.g. a Temporal worker relaying a workflow's
-        send) pass the original sender here."""
+        send) pass the original sender here. Fails like :meth:`Context.send`, including
+        ``Error(RATE_LIMITED)`` for a full mailbox."""
         self._send(dest, topic, payload, sender)
 
     def _send(
@@ -376,6 +418,8 @@ class Node:
             _check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
         proc = self._procs.get(pid)
+        if proc is not None and proc._room <= 0:
+            raise mailbox_full_error(pid, proc._limits, proc.queued)
         for v in payload:  # isolate_args, inlined: most payloads are immutable scalars
             if type(v) not in IMMUTABLE_TYPES:
                 payload = isolate_args(payload)
@@ -383,6 +427,38 @@ class Node:
         msg = Message(topic, sender, payload)
         if proc is not None:
             proc._deliver(msg)
+        else:
+            self._foreign(pid).deliver(pid, msg)
+
+    def _send_sized(
+        self,
+        dest: Pid | str,
+        topic: str,
+        payload: tuple[Any, ...],
+        sender: Pid | None,
+        size: int,
+    ) -> None:
+        """:meth:`_send` of a payload of ``size`` bytes (counted in ``mailbox_bytes``)."""
+        if size <= 0:
+            self._send(dest, topic, payload, sender)
+            return
+        if type(topic) is not str or not topic or topic[0] == "@":
+            _check_topic(topic)
+        pid = dest if type(dest) is Pid else self._resolve(dest)
+        proc = self._procs.get(pid)
+        if proc is not None:
+            if proc._room <= 0:
+                raise mailbox_full_error(pid, proc._limits, proc.queued)
+            if proc._qbytes + size > proc._limits.mailbox_bytes:
+                raise mailbox_bytes_error(pid, proc._limits, proc._qbytes, size)
+        for v in payload:
+            if type(v) not in IMMUTABLE_TYPES:
+                payload = isolate_args(payload)
+                break
+        msg = SizedMessage(topic, sender, payload, size)
+        if proc is not None:
+            proc._deliver(msg)
+            proc._qbytes += size
         else:
             self._foreign(pid).deliver(pid, msg)
 
@@ -395,6 +471,8 @@ class Node:
         pid = self._resolve(dest)
         proc = self._procs.get(pid)
         if proc is not None:
+            if proc._room <= 0:
+                raise mailbox_full_error(pid, proc._limits, proc.queued, what="cancel")
             proc._deliver_event(Event(EventKind.CANCEL, sender or SYSTEM_PID, reason=str(reason)))
         else:
             self._foreign(pid).cancel(pid, str(reason), sender)
@@ -559,6 +637,7 @@ class Node:
             entry_id=func_id,
             values=dict(context) if context else None,
             kind="function",
+            limits=host.limits,
         )
         self._procs[frame.pid] = frame
         host.live += 1
@@ -644,3 +723,4 @@ class Node:
     def __repr__(self) -> str:
         state = "closing" if self._closing else ("running" if self._nursery else "new")
         return f"<Node {self.node_name or 'local'} {state} processes={len(self._procs)}>"
+

@@ -22,6 +22,14 @@ stays alive (PID, mailbox, links, monitors, names). The next delivery of a messa
 event starts a fresh task running ``fn(ctx, *args)``. An idle process then costs only
 its record and channels. Killing a hibernating process finishes it at once.
 
+Quotas (``Limits`` of the process's host, :attr:`Process.limits`; see ``_limits.py``):
+``_room`` counts the slots left under ``mailbox_messages`` for what the kernel holds for
+this process and it has not received (inbox, topics, backlog, events). It counts down,
+so the send path compares one field with zero. ``_qbytes`` is the bytes of the
+:class:`SizedMessage` payloads among them, ``_children`` the live children. The node
+checks them before a send, a cancel or a spawn and raises at the caller; this object
+only keeps them exact.
+
 Memory: every collection a process may need (topics, backlog, events, links, monitors,
 futures, timers) is created on first use, so an idle process is a task, a cancel scope,
 this object and an inbox deque — within the ≤ 4 KB per idle process target.
@@ -31,6 +39,12 @@ Invariants:
   * ``_kill_error`` is set at most once, and only while RUNNING.
   * ``_hibernating`` implies RUNNING, no task, and a fresh (never entered) ``_scope``.
   * every channel in ``_topics`` is open; ``unlisten`` closes and removes it.
+  * ``limits.mailbox_messages - _room`` (:attr:`queued`) = items in the inbox, the
+    events, every channel in ``_topics`` and the backlog; ``_qbytes`` = the sizes of
+    the :class:`SizedMessage` among them; each mailbox channel's ``_owner`` is this
+    process (``unlisten`` detaches it).
+  * ``_children`` = live local processes whose ``parent`` is this PID and that were
+    spawned while this process was alive.
 """
 
 from __future__ import annotations
@@ -45,11 +59,12 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._channel import Channel, select
+from ._channel import Channel, TimerChannel, select
 from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
 from ._functions import Future, KernelFuture
 from ._isolate import isolate
+from ._limits import DEFAULT_LIMITS, Limits, SizedMessage
 from ._message import Event, EventKind, Message
 from ._pid import Pid
 
@@ -116,15 +131,19 @@ class Process(Context):
         "_args",
         "_backlog",
         "_body",
+        "_children",
         "_events",
         "_exit_callbacks",
         "_futures",
         "_hibernating",
         "_inbox",
         "_kill_error",
+        "_limits",
         "_links",
         "_monitors",
         "_node",
+        "_qbytes",
+        "_room",
         "_scope",
         "_state",
         "_timers",
@@ -148,6 +167,7 @@ class Process(Context):
         values: Mapping[str, Any] | None = None,
         parent: Pid | None = None,
         kind: str = "process",
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._node = node
         self.pid = pid
@@ -171,6 +191,20 @@ class Process(Context):
         self._timers: set[trio.CancelScope] | None = None
         self._exit_callbacks: list[Callable[[Any, Error | None], None]] | None = None
         self._hibernating = False
+        self._limits = limits
+        self._room = limits.mailbox_messages
+        self._qbytes = 0
+        self._children = 0
+
+    @property
+    def limits(self) -> Limits:
+        """The resource limits of this process's host (``LocalHost.limits``)."""
+        return self._limits
+
+    @property
+    def queued(self) -> int:
+        """Messages and events the kernel holds for this process, not received yet."""
+        return self._limits.mailbox_messages - self._room
 
     # ==================================================================================
     # Running and exiting
@@ -214,6 +248,10 @@ class Process(Context):
         self._state = ProcessState.EXITED
         node = self._node
         node._forget(self)
+        if self.parent is not None:
+            spawner = node._procs.get(self.parent)
+            if spawner is not None:
+                spawner._children -= 1
         if self._futures:
             for fut in list(self._futures):
                 fut.cancel()
@@ -276,11 +314,14 @@ class Process(Context):
     # ==================================================================================
 
     def _deliver(self, msg: Message) -> None:
+        """Queue ``msg`` (it takes a slot of ``_room``; the caller adds a sized one's
+        bytes). Never refuses: the sender checked the room."""
         topics = self._topics
         if topics is not None:
             ch = topics.get(msg.topic)
             if ch is not None:
                 ch.put_nowait(msg)
+                self._room -= 1
                 if self._hibernating:
                     self._wake()
                 return
@@ -291,13 +332,15 @@ class Process(Context):
             if self._backlog is None:
                 self._backlog = deque()
             self._backlog.append(msg)
+        self._room -= 1
         if self._hibernating:
             self._wake()
 
     def _deliver_event(self, event: Event) -> None:
         if self._events is None:
-            self._events = Channel("events")
+            self._events = Channel("events", self)
         self._events.put_nowait(event)
+        self._room -= 1
         if self._hibernating:
             self._wake()
 
@@ -333,14 +376,14 @@ class Process(Context):
         """
         ch = self._inbox
         if ch is None:
-            ch = self._inbox = Channel("inbox")
+            ch = self._inbox = Channel("inbox", self)
             for msg in self._take_backlog(None):
                 ch.put_nowait(msg)
         return ch
 
     def events(self) -> Channel:
         if self._events is None:
-            self._events = Channel("events")
+            self._events = Channel("events", self)
         return self._events
 
     def listen(self, topic: str) -> Channel:
@@ -350,7 +393,7 @@ class Process(Context):
             self._topics = {}
         ch = self._topics.get(topic)
         if ch is None:
-            ch = self._topics[topic] = Channel(topic)
+            ch = self._topics[topic] = Channel(topic, self)
             for msg in self._take_backlog(topic):
                 ch.put_nowait(msg)
         return ch
@@ -367,6 +410,14 @@ class Process(Context):
                     ch = self._topics.pop(topic)
                     break
         if ch is not None:
+            # What it still holds is no longer this mailbox's: give the slots back
+            # (the items stay receivable from the closed channel itself).
+            if ch._items:
+                self._room += len(ch._items)
+                for item in ch._items:
+                    if type(item) is SizedMessage:
+                        self._qbytes -= item.size
+            ch._owner = None
             ch.close()
 
     def receive(self, timeout: float | None = None) -> Awaitable[Message]:  # type: ignore[override]
@@ -388,7 +439,17 @@ class Process(Context):
     # ==================================================================================
 
     def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
+        """Send; raises ``Error(RATE_LIMITED)`` at once if the receiver's mailbox is at
+        its ``limits.mailbox_messages`` (the message is not queued)."""
         self._node._send(dest, topic, payload, self.pid)
+
+    def send_sized(self, dest: Pid | str, topic: str, size: int, *payload: Any) -> None:
+        """:meth:`send` a payload whose size the caller knows (``size`` bytes, e.g. the
+        string bytes of a Lua value): while queued it counts against the receiver's
+        ``limits.mailbox_bytes``, and the send fails (``RATE_LIMITED``; ``INVALID`` if
+        ``size`` alone is over the limit) when it would go over. A kernel-only extension
+        used by the Lua bridge; other contexts have only :meth:`send`."""
+        self._node._send_sized(dest, topic, payload, self.pid, size)
 
     def spawn(
         self,
@@ -500,8 +561,10 @@ class Process(Context):
         await trio.sleep(max(0.0, seconds))
 
     def after(self, seconds: float) -> Channel:
-        ch = Channel("after")
-        scope = trio.CancelScope()
+        """A channel that receives the time once, ``seconds`` from now. Closing the
+        channel cancels the timer (its task ends at once); so does this process's exit."""
+        ch = TimerChannel("after")
+        scope = ch._scope = trio.CancelScope()
         if self._timers is None:
             self._timers = set()
         self._timers.add(scope)
@@ -510,6 +573,7 @@ class Process(Context):
         async def fire() -> None:
             with scope:
                 await trio.sleep(max(0.0, seconds))
+                ch._scope = None
                 if not ch.closed:
                     ch.put_nowait(self.now())
             timers.discard(scope)
@@ -538,6 +602,9 @@ class Process(Context):
             "inbox": len(self._inbox) if self._inbox is not None else 0,
             "backlog": len(self._backlog or ()),
             "events": len(self._events) if self._events is not None else 0,
+            "queued": self.queued,
+            "queued_bytes": self._qbytes,
+            "children": self._children,
             "topics": sorted(self._topics or ()),
             "links": len(self._links or ()),
             "monitors": len(self._monitors or ()),

@@ -10,6 +10,10 @@ then runs the start hooks layers registered (``on_start``: e.g. the supervision 
 starts ``auto_start`` services in dependency order). Closing runs the stop hooks in
 reverse, then shuts the node down (CANCEL, bounded wait, terminate).
 
+Files entries load (``source: file://...``) must lie in the app directory, after
+following symlinks; ``source_roots`` allows further folders explicitly (the CLI's
+``--source-root``). See :mod:`beamish._registry`.
+
 ``clean`` tells afterwards whether shutdown was clean: every stop hook succeeded and no
 process had to be terminated.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +30,7 @@ from typing import Any
 from beamish.actors import DEFAULT_HOST, Error, ErrorKind, LoadError, Node
 
 from ._kinds import KindHandler, default_handlers
-from ._loader import load_directory
+from ._loader import load_directory, resolve_roots
 from ._registry import Entry, Registry
 
 __all__ = ["App", "AppState"]
@@ -49,6 +53,10 @@ class App:
         directory: the app folder (YAML entries + code).
         shutdown_timeout: seconds processes get after the shutdown CANCEL.
         handlers: kind handlers (default: every installed layer's).
+        source_roots: folders outside ``directory`` that ``file://`` sources may also be
+            read from (default: none; only the app directory). Symlinks are followed
+            before the check, so a link inside the app pointing elsewhere is refused
+            unless its target is under one of these.
     """
 
     def __init__(
@@ -57,9 +65,12 @@ class App:
         *,
         shutdown_timeout: float = 10.0,
         handlers: dict[str, KindHandler] | None = None,
+        source_roots: Iterable[str | Path] = (),
     ) -> None:
         self.directory = Path(directory).resolve()
-        self.registry: Registry = load_directory(self.directory)
+        #: The extra folders sources may come from (resolved), beside the app directory.
+        self.source_roots: tuple[Path, ...] = resolve_roots(self.directory, source_roots)[1:]
+        self.registry: Registry = load_directory(self.directory, source_roots=self.source_roots)
         self.handlers = handlers if handlers is not None else default_handlers()
         self.shutdown_timeout = shutdown_timeout
         self.state = AppState.LOADED

@@ -1,6 +1,6 @@
 """The ``beamish`` command.
 
-``beamish run DIR``
+``beamish run DIR [--source-root FOLDER]...``
     Load the app in DIR, start it (auto_start services in dependency order) and run
     until SIGINT or SIGTERM; then shut down gracefully (services stop in reverse order
     within their stop timeouts, then every process gets CANCEL "scheduler shutdown").
@@ -8,15 +8,39 @@
     1 when something had to be forced or failed.
 
 ``beamish run DIR -x ns:entry [ARG...]``
-    Run one function or process entry and print its result as JSON on stdout (exit 0);
-    on error print ``error: <Kind>: <message>`` on stderr (exit 1). Each ARG is parsed as
-    JSON where it parses, else taken as a string.
+    Run one function or process entry and print its result as JSON on stdout (exit 0).
+    Each ARG is parsed as JSON where it parses, else taken as a string.
+
+    What stdout gets is strict JSON (RFC 8259) or nothing at all:
+
+    * tables/dicts become objects, lists/tuples/sets arrays; PIDs their string,
+      errors ``{kind, message, retryable, details}``, dates ISO 8601 strings, bytes
+      their UTF-8 text;
+    * object keys must be strings or integers; integer keys become their decimal string
+      (``{[1] = "a"}`` from Lua, ``{1: "a"}`` from Python print ``{"1": "a"}``). Any
+      other key (boolean, float, tuple...) is an error, as are two keys that print
+      the same (``1`` and ``"1"``);
+    * NaN and +/-Infinity are errors (JSON has neither), and so is any value with no
+      JSON form (a Python object, bytes that are not UTF-8, a cyclic structure).
+
+    On any error (the entry failed, the result cannot be printed as JSON, anything
+    unexpected) stdout stays empty, stderr gets one line ``error: <Kind>: <message>``
+    naming the entry and what to do, and the exit code is 1. No Python traceback is
+    printed; with ``BEAMISH_LOG_LEVEL=DEBUG`` it is logged after that line.
+
+``--source-root FOLDER`` (repeatable)
+    Allow ``source: file://...`` paths to point into FOLDER too. By default every file
+    an entry loads must lie inside DIR after following symlinks (a path or link leading
+    out of it is a load error): Lua scripts are untrusted code, and this keeps the YAML
+    from pulling host files into the sandbox. ``App(DIR, source_roots=[...])`` is the
+    same from Python.
 
 Logs (Lua ``logger``, Python ``logging``) go to stderr at the level in
 ``BEAMISH_LOG_LEVEL`` (default INFO), one line each with the Lua fields appended.
 
-Load errors (malformed YAML, unknown kinds, bad handlers, Lua syntax errors) are
-printed naming the file and entry, with exit code 2, before anything starts.
+Load errors (malformed YAML, unknown kinds, bad handlers, Lua syntax errors, a source
+outside the allowed roots) are printed naming the file and entry, with exit code 2,
+before anything starts. Ctrl-C during ``-x`` exits with 130.
 """
 
 from __future__ import annotations
@@ -25,19 +49,27 @@ import argparse
 import datetime
 import json
 import logging
+import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from beamish.actors import Error, LoadError, Pid, as_error
+from beamish.actors import Error, ErrorKind, LoadError, Pid, as_error
 
 from ._app import App
 
-__all__ = ["main", "parse_arg", "to_json"]
+__all__ = ["main", "parse_arg", "to_json", "to_plain_json"]
+
+log = logging.getLogger("beamish")
+
+#: Deeper results than this are refused (they would overflow the encoder's stack).
+_MAX_DEPTH = 200
 
 
 def parse_arg(text: str) -> Any:
@@ -48,22 +80,90 @@ def parse_arg(text: str) -> Any:
         return text
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, Pid):
-        return str(obj)
-    if isinstance(obj, Error):
-        return obj.to_dict()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if isinstance(obj, bytes):
-        return obj.decode("utf-8", "replace")
-    if isinstance(obj, (datetime.datetime, datetime.date)):
-        return obj.isoformat()
-    return repr(obj)
+class _NotJSON(Exception):
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path} {problem}")
+
+
+def _key(path: str, key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    shown = f" {key!r}" if isinstance(key, float | bool) or key is None else ""
+    raise _NotJSON(
+        path,
+        f"has a {type(key).__name__} key{shown}: only string and integer keys can be "
+        "printed (integer keys become strings); use string keys",
+    )
+
+
+def _plain(value: Any, path: str, active: set[int], depth: int) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            name = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+            raise _NotJSON(
+                path, f"is {name}: JSON has no NaN or Infinity; return null or a string instead"
+            )
+        return float(value)
+    if depth > _MAX_DEPTH:
+        raise _NotJSON(path, f"is nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, Pid):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotJSON(
+                path, "is binary data that is not UTF-8 text; encode it (e.g. base64) first"
+            ) from None
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, Error):
+        value = value.to_dict()
+    is_map = isinstance(value, Mapping)
+    if not is_map and not isinstance(value, list | tuple | set | frozenset):
+        raise _NotJSON(
+            path,
+            f"is a {type(value).__module__}.{type(value).__qualname__}, which has no JSON "
+            "form; return plain data (tables/dicts, lists, strings, numbers, booleans, nil)",
+        )
+    if id(value) in active:
+        raise _NotJSON(path, "contains itself (a cycle); return a tree, not a graph")
+    active.add(id(value))
+    try:
+        if not is_map:
+            return [_plain(v, f"{path}[{i}]", active, depth + 1) for i, v in enumerate(value)]
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            name = _key(path, k)
+            if name in out:
+                raise _NotJSON(path, f"has two keys that both print as {name!r}; keep one of them")
+            out[name] = _plain(v, f"{path}.{name}", active, depth + 1)
+        return out
+    finally:
+        active.discard(id(value))
+
+
+def to_plain_json(value: Any) -> Any:
+    """``value`` as plain JSON data (the rules in the module docstring).
+
+    Raises :class:`Error` (kind INVALID) naming the path of the first part that has no
+    JSON form (e.g. ``result.totals[2] is NaN: ...``).
+    """
+    try:
+        return _plain(value, "result", set(), 0)
+    except _NotJSON as exc:
+        raise Error(str(exc), kind=ErrorKind.INVALID, retryable=False) from None
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False)
+    """``value`` as one line of strict JSON; raises :class:`Error` when it has no JSON form."""
+    return json.dumps(to_plain_json(value), ensure_ascii=False, allow_nan=False)
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -92,26 +192,60 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _print_error(exc: BaseException) -> None:
+def _one_line(text: str) -> str:
+    return " | ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one exception inside (nested) single-member exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _print_error(exc: BaseException, context: str = "") -> None:
+    """``error: <Kind>: <message>`` on one line; the traceback only at DEBUG level."""
+    if log.isEnabledFor(logging.DEBUG):
+        # Where it failed: the traceback the error captured (a Python or Lua stack), else
+        # the exception's own.
+        tb = exc.stack if isinstance(exc, Error) else None
+        if not tb and exc.__traceback__ is not None:
+            tb = "".join(traceback.format_exception(exc))
+        log.debug("traceback of the error below:\n%s", (tb or "(none)").rstrip())
     err = as_error(exc)
-    print(f"error: {err.kind.value}: {err.message}", file=sys.stderr)
+    print(_one_line(f"error: {err.kind.value}: {context}{err.message}"), file=sys.stderr)
 
 
-async def _exec(directory: str, entry_id: str, args: Sequence[str]) -> int:
-    async with App(directory) as app:
+def _write_result(text: str) -> None:
+    try:
+        sys.stdout.write(text + "\n")
+    except UnicodeEncodeError:  # a stdout that cannot encode the text: escape instead
+        sys.stdout.write(json.dumps(json.loads(text), ensure_ascii=True) + "\n")
+    sys.stdout.flush()
+
+
+async def _exec(
+    directory: str, entry_id: str, args: Sequence[str], source_roots: Sequence[str] = ()
+) -> int:
+    async with App(directory, source_roots=source_roots) as app:
         try:
             result = await app.run_entry(entry_id, [parse_arg(a) for a in args])
         except Exception as exc:
             _print_error(exc)
             return 1
-    print(to_json(result))
+    try:
+        text = to_json(result)
+    except Error as exc:
+        _print_error(exc, f"entry {entry_id!r} returned a result that cannot be printed as JSON: ")
+        return 1
+    _write_result(text)
     return 0
 
 
-async def _serve(directory: str) -> int:
+async def _serve(directory: str, source_roots: Sequence[str] = ()) -> int:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        app = App(directory)
+        app = App(directory, source_roots=source_roots)
         async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
@@ -149,9 +283,21 @@ async def _serve(directory: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="beamish", description="Run beamish apps.")
+    """Run the ``beamish`` command with ``argv`` (default ``sys.argv[1:]``); the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="beamish",
+        description="Run beamish apps.",
+        epilog="Details (what -x prints, --source-root): python -m pydoc beamish._cli",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an app directory")
+    run = sub.add_parser(
+        "run",
+        help="run an app directory",
+        description="Run the app in DIRECTORY, or with -x one entry of it.",
+        epilog="-x prints strict JSON on stdout: integer keys become strings; other "
+        "non-string keys, NaN/Infinity and values with no JSON form are an error (exit 1, "
+        "one line on stderr, nothing on stdout).",
+    )
     run.add_argument("directory", help="the app folder (YAML entries and code)")
     run.add_argument(
         "-x",
@@ -159,22 +305,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="entry",
         nargs="+",
         metavar=("ENTRY", "ARG"),
-        help="run one entry (ns:name) with ARGs (JSON or strings), print its result, exit",
+        help="run one entry (ns:name) with ARGs (JSON or strings), print its result as JSON, exit",
+    )
+    run.add_argument(
+        "--source-root",
+        dest="source_roots",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="also allow 'source: file://...' paths inside FOLDER (repeatable); by default "
+        "sources must lie inside the app directory, symlinks followed",
     )
     ns = parser.parse_args(argv)
     _configure_logging()
+    roots = [str(Path(r)) for r in ns.source_roots]
     try:
         if ns.entry:
-            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:])
+            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:], roots)
         # Signals that arrive once shutdown is over (while the interpreter exits) are
         # ignored: trio restores this disposition when its signal receiver closes.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        return trio.run(_serve, ns.directory)
-    except LoadError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    except Error as exc:
+        return trio.run(_serve, ns.directory, roots)
+    except KeyboardInterrupt:
+        print("beamish: interrupted", file=sys.stderr)
+        return 130
+    except BaseException as group:
+        exc = _leaf(group)
+        if isinstance(exc, LoadError):
+            print(_one_line(f"error: {exc.message}"), file=sys.stderr)
+            return 2
+        if isinstance(exc, KeyboardInterrupt):
+            print("beamish: interrupted", file=sys.stderr)
+            return 130
+        if not isinstance(exc, Exception):  # SystemExit and the like: not ours to handle
+            raise
         _print_error(exc)
         return 1
 

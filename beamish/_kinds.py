@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from beamish.actors import LocalHost
+from beamish.actors import Error, Limits, LocalHost
 
 from ._registry import Entry, Registry
 
@@ -34,6 +36,8 @@ __all__ = [
     "KindHandler",
     "default_handlers",
     "import_handler",
+    "parse_limits",
+    "parse_size",
     "process_host",
     "register_kind",
 ]
@@ -82,8 +86,92 @@ def import_handler(entry: Entry, field: str = "handler") -> Callable[..., Any]:
     return obj
 
 
+_SIZE_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(value: object) -> int:
+    """Bytes for a size: an int (bytes) or a string such as ``"64MiB"``, ``"512MB"``,
+    ``"1GiB"``, ``"16KiB"``, ``"100B"`` (units case-insensitive: ``KB`` = 1000,
+    ``KiB`` = 1024; a fraction is allowed with a unit, ``"1.5GiB"``). Raises ``ValueError``
+    saying what is wrong (bools, floats, negative numbers, unknown units)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("a size is an integer number of bytes or a string like '64MiB'")
+    if isinstance(value, int):
+        return value
+    m = _SIZE.fullmatch(value)
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _SIZE_UNITS:
+        raise ValueError(
+            "a size string is a number and a unit: B, KB, MB, GB, TB (powers of 1000) or "
+            "KiB, MiB, GiB, TiB (powers of 1024), e.g. '64MiB'"
+        )
+    number = float(m.group(1))
+    if not unit and number != int(number):
+        raise ValueError("a number of bytes must be whole")
+    return int(number * _SIZE_UNITS[unit])
+
+
+def parse_limits(raw: object, where: str = "limits") -> Limits:
+    """The :class:`Limits` a ``limits:`` mapping describes (unset keys keep their
+    defaults). Keys: :meth:`Limits.names`; sizes (``memory``, ``process_memory``,
+    ``max_payload``, ``mailbox_bytes``) by :func:`parse_size`, ``step_timeout`` a Go
+    duration string or seconds, the rest positive integers. Every value must be > 0.
+    Raises ``ValueError`` naming the key, the value and the valid keys."""
+    from beamish.supervision._duration import parse_duration
+
+    names = Limits.names()
+    valid = "valid keys: " + ", ".join(names)
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"'{where}' must be a mapping of limit settings, got {raw!r}; {valid}")
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise ValueError(f"unknown key {key!r} in '{where}' (value {value!r}); {valid}")
+        unit = Limits.unit(key)
+        try:
+            if unit == "bytes":
+                parsed: Any = parse_size(value)
+            elif unit == "seconds":
+                try:
+                    parsed = parse_duration(value, field=f"{where}.{key}")
+                except Error as exc:
+                    raise ValueError(exc.message) from None
+                if not math.isfinite(parsed):
+                    raise ValueError("a duration must be finite")
+            else:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError("a count is a whole number")
+                parsed = value
+            if parsed <= 0:
+                raise ValueError("must be greater than zero")
+        except ValueError as exc:
+            raise ValueError(f"{where}.{key} = {value!r} is invalid ({exc}); {valid}") from None
+        changes[key] = parsed
+    return Limits().with_(**changes)
+
+
 class HostKind:
-    """``process.host``: a named scheduler processes are spawned on."""
+    """``process.host``: a named scheduler processes are spawned on.
+
+    Fields: ``host`` (a mapping of scheduler options) and ``limits`` (a mapping of the
+    host's resource limits, :class:`~beamish.actors.Limits`; see :func:`parse_limits`),
+    both optional. A bad ``limits`` entry fails the load, naming the entry, the key and
+    the value and listing the valid keys.
+    """
 
     kind = "process.host"
     order = 0
@@ -92,9 +180,20 @@ class HostKind:
         opts = entry.data.get("host", {})
         if opts is not None and not isinstance(opts, dict):
             raise entry.error("'host' must be a mapping of scheduler options")
+        self.limits(entry)
+
+    @staticmethod
+    def limits(entry: Entry) -> Limits:
+        """The entry's :class:`Limits` (defaults for unset keys); raises ``LoadError``."""
+        try:
+            return parse_limits(entry.data.get("limits"))
+        except ValueError as exc:
+            raise entry.error(str(exc)) from None
 
     async def install(self, entry: Entry, app: App) -> None:
-        app.node.add_host(LocalHost(entry.id, options=entry.data.get("host") or {}))
+        app.node.add_host(
+            LocalHost(entry.id, options=entry.data.get("host") or {}, limits=self.limits(entry))
+        )
 
 
 class FunctionPyKind:

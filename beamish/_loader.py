@@ -9,7 +9,10 @@ Rules (Wippy's, ``lua-api.md`` §2.1):
 * entry fields sit at the root of each entry: ``name``, ``kind``, ``meta``; every other
   field goes to ``data``;
 * nothing is started here: loading only parses and checks shape. Kind-specific checks
-  run next, in :mod:`beamish._kinds`, before anything starts.
+  run next, in :mod:`beamish._kinds`, before anything starts;
+* every entry gets the folders its ``file://`` fields may point into: the app directory
+  first, then the ``source_roots`` the caller allowed (all resolved, symlinks followed).
+  :meth:`Entry.source_path` refuses anything else (see :mod:`beamish._registry`).
 
 Every error is a :class:`LoadError` naming the file (and line, for YAML syntax errors)
 and the entry, and saying what to fix. Loading is all-or-nothing.
@@ -18,6 +21,7 @@ and the entry, and saying what to fix. Loading is all-or-nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +31,22 @@ from beamish.actors import LoadError
 
 from ._registry import Entry, Registry
 
-__all__ = ["load_directory", "load_file"]
+__all__ = ["load_directory", "load_file", "resolve_roots"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
-def load_directory(directory: str | Path) -> Registry:
-    """Load every definition file under ``directory``."""
+def load_directory(directory: str | Path, *, source_roots: Iterable[str | Path] = ()) -> Registry:
+    """Load every definition file under ``directory``.
+
+    ``file://`` fields of the entries may point into ``directory`` and, in addition, into
+    the folders in ``source_roots`` (an explicit allowance; nothing else is reachable).
+    """
     root = Path(directory)
     if not root.is_dir():
         raise LoadError(f"app directory not found: {root}; pass a folder with YAML entries")
+    roots = resolve_roots(root, source_roots)
     registry = Registry()
     files = sorted(
         p
@@ -47,7 +56,7 @@ def load_directory(directory: str | Path) -> Registry:
         and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])
     )
     for path in files:
-        for entry in load_file(path):
+        for entry in load_file(path, roots=roots):
             registry.add(entry)
     if not len(registry):
         raise LoadError(
@@ -56,8 +65,27 @@ def load_directory(directory: str | Path) -> Registry:
     return registry
 
 
-def load_file(path: Path) -> list[Entry]:
-    """Parse one YAML file; ``[]`` when it is not a definition file."""
+def resolve_roots(app_dir: str | Path, source_roots: Iterable[str | Path] = ()) -> tuple[Path, ...]:
+    """The app directory and the allowed extra source roots, resolved (app first)."""
+    roots = [Path(app_dir).resolve()]
+    for extra in source_roots:
+        folder = Path(extra).expanduser().resolve()
+        if not folder.is_dir():
+            raise LoadError(
+                f"source root {str(extra)!r} is not a directory ({folder}); pass an existing "
+                "folder to --source-root / source_roots"
+            )
+        if folder not in roots:
+            roots.append(folder)
+    return tuple(roots)
+
+
+def load_file(path: Path, *, roots: tuple[Path, ...] = ()) -> list[Entry]:
+    """Parse one YAML file; ``[]`` when it is not a definition file.
+
+    ``roots`` (resolved folders, app directory first) confine the entries' ``file://``
+    fields; empty means the YAML file's own folder.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -81,10 +109,10 @@ def load_file(path: Path) -> list[Entry]:
         raise LoadError(
             f"{path}: 'entries' must be a list of entries, got {type(entries).__name__}"
         )
-    return [_entry(path, ns, i, raw) for i, raw in enumerate(entries)]
+    return [_entry(path, ns, i, raw, roots) for i, raw in enumerate(entries)]
 
 
-def _entry(path: Path, ns: str, index: int, raw: Any) -> Entry:
+def _entry(path: Path, ns: str, index: int, raw: Any, roots: tuple[Path, ...]) -> Entry:
     if not isinstance(raw, dict):
         raise LoadError(f"{path}: entry #{index + 1} must be a mapping with 'name' and 'kind'")
     name, kind = raw.get("name"), raw.get("kind")
@@ -97,4 +125,4 @@ def _entry(path: Path, ns: str, index: int, raw: Any) -> Entry:
     if not isinstance(meta, dict):
         raise LoadError(f"{label}: 'meta' must be a mapping")
     data = {k: v for k, v in raw.items() if k not in ("name", "kind", "meta")}
-    return Entry(ns, name, kind, meta, data, path.resolve())
+    return Entry(ns, name, kind, meta, data, path.resolve(), roots)

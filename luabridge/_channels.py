@@ -101,6 +101,7 @@ class LChannel:
         "closed",
         "kind",
         "on_item",
+        "owner",
         "recvq",
         "resume_adapt",
         "sendq",
@@ -126,6 +127,9 @@ class LChannel:
         #: Optional fast form of ``adapt`` giving the whole resume tuple (``(0, ...)``).
         self.resume_adapt: Callable[[Any], tuple[Any, ...]] | None = None
         self.kind = kind
+        #: The driver whose ``process_memory`` pays for strings this channel buffers
+        #: (they are Python copies, outside the Lua heap): ``channel.new`` channels.
+        self.owner: Driver | None = None
 
     def __repr__(self) -> str:
         return (f"<LChannel {self.kind} cap={self.cap} buf={len(self.buf or ())} "
@@ -159,9 +163,14 @@ class LChannel:
         buf = self.buf
         if buf:
             value = buf.popleft()
+            owner = self.owner
+            if owner is not None:
+                owner.release(value)
             s = self._first_sender()
             if s is not None:  # a parked sender's value moves into the freed slot
                 self.sendq.popleft()  # type: ignore[union-attr]
+                if owner is not None:
+                    owner.hold(s[2], force=True)
                 buf.append(s[2])
                 _resume_sender(s[0], s[1])
             return (value, True)
@@ -231,6 +240,8 @@ class LChannel:
             w.wake((0, idx, value, True) if w.is_select else (0, value, True))
             return True
         if self.source is None and len(self.buf or ()) < self.cap:
+            if self.owner is not None:
+                self.owner.hold(value)  # raises when the process's quota is reached
             if self.buf is None:
                 self.buf = deque()
             self.buf.append(value)

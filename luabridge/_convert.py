@@ -46,11 +46,20 @@ error object                       :class:`beamish.actors.Error` (kind, message,
                                    details, stack)
 objects with an exporter           what the registered tag handler makes of their plain form
 function, thread, userdata         :class:`ConversionError` naming the path
+a Python object that went through  :class:`ConversionError` ("a host object cannot be
+Lua                                converted"): only Lua values leave a script
 a table reachable from itself      :class:`ConversionError` ("cyclic table"); a subtable
                                    shared by two branches is copied into both
-more than 1,000,000 nodes, or      :class:`ConversionError` (both directions for depth)
-nesting deeper than 200 levels
+more than 1,000,000 nodes, more    :class:`ConversionError`. The depth bound is the same
+than 200 levels of tables, or more both ways and in the kernel's isolation
+than ``max_payload`` bytes of      (``beamish.actors._isolate.MAX_DEPTH``), so what
+strings                            leaves a sender can enter any receiver
 =================================  ==========================================================
+
+A value arriving from a Python sender that cannot enter Lua becomes an error value
+(:meth:`Converter.received`): the receiver is never the one harmed. A conversion into
+Lua that would not fit under the runtime's memory headroom fails before any push
+(:attr:`Converter.room`).
 
 Consequences worth knowing: trailing ``None`` items of a list are lost (Lua has no
 length for them); a dict with keys ``1..n`` comes back as a list; a tuple comes back as a
@@ -73,6 +82,7 @@ from typing import Any
 from lupa import lua55 as _lua
 
 from beamish.actors._errors import Error, ErrorKind
+from beamish.actors._isolate import MAX_DEPTH
 
 __all__ = ["ConversionError", "Converter"]
 
@@ -95,7 +105,18 @@ class ConversionError(Error):
 class Converter:
     """Deep conversion between Python values and the Lua values of one runtime."""
 
-    def __init__(self, lua: Any, host: Any) -> None:
+    def __init__(self, lua: Any, host: Any, *, max_payload: int = 16 * 1024 * 1024,
+                 room: int | None = None) -> None:
+        #: Bytes of string data one value may carry out of Lua (``limits.max_payload``).
+        self.max_payload = max_payload
+        #: Heap size (bytes) under which a conversion into Lua may build tables: a push
+        #: that fails for lack of memory would abort the process, so a value that does
+        #: not fit fails here instead (``None``: no check).
+        self.room = room
+        self._used = lua.get_memory_used
+        self._collect = lua.gccollect
+        #: String bytes of the last value :meth:`from_lua` converted (for quotas).
+        self.last_bytes = 0
         self._table_from = lua.table_from
         self._mark_map = host.mark_map
         self._new_error = host.new_error
@@ -124,7 +145,11 @@ class Converter:
     def to_lua(self, value: Any) -> Any:
         """Convert a Python value to a Lua value (a fresh deep copy for containers)."""
         tp = type(value)
-        if tp is str or tp is bool or tp is float or value is None:
+        if tp is str:
+            if len(value) > 65536:
+                self._make_room(4 * len(value))
+            return value
+        if tp is bool or tp is float or value is None:
             return value
         if tp is int:
             if _INT_MIN <= value <= _INT_MAX:
@@ -141,15 +166,22 @@ class Converter:
 
     def _to_lua(self, value: Any, active: set[int], path: str) -> Any:
         tp = type(value)
-        if tp is str or tp is bool or tp is float or value is None:
+        if tp is str:
+            if len(value) > 65536:
+                self._make_room(4 * len(value))
+            return value
+        if tp is bool or tp is float or value is None:
             return value
         if tp is int:
             if _INT_MIN <= value <= _INT_MAX:
                 return value
             raise ConversionError(_int_range_message(path, value))
         if tp is bytes:
+            if len(value) > 65536:
+                self._make_room(len(value))
             return value
         if tp is bytearray or tp is memoryview:
+            self._make_room(len(value))
             return bytes(value)
         if tp is list or tp is tuple:
             return self._seq_to_lua(value, active, path)
@@ -185,11 +217,22 @@ class Converter:
                 return adapter
         return None
 
+    def _make_room(self, nbytes: int) -> None:
+        """Fail (before any push) if ``nbytes`` more would not fit under :attr:`room`."""
+        room = self.room
+        if room is None or self._used() + nbytes <= room:
+            return
+        self._collect()
+        if self._used() + nbytes > room:
+            raise Error("not enough Lua memory on this host to take the value (its "
+                        "limits.memory is full)", kind=ErrorKind.INTERNAL, retryable=True)
+
     def _seq_to_lua(self, value: Any, active: set[int], path: str) -> Any:
         key = id(value)
         if key in active:
             raise ConversionError(f"{path}: cyclic list (a list that contains itself)")
         _check_depth(active, path)
+        self._make_room(64 * len(value) + 4096)
         active.add(key)
         try:
             items = [
@@ -208,6 +251,7 @@ class Converter:
         if key in active:
             raise ConversionError(f"{path}: cyclic dict (a dict that contains itself)")
         _check_depth(active, path)
+        self._make_room(96 * len(value) + 4096)
         active.add(key)
         try:
             out: dict[Any, Any] = {}
@@ -238,7 +282,8 @@ class Converter:
                 details = self._to_lua(details, active, f"{path}.details")
             except ConversionError:
                 details = str(details)
-        return self._new_error(err.kind.value, err.message, err.retryable, details, err.stack)
+        return self._new_error(err.kind.value, err.message, err.retryable, details,
+                               err.script_stack)
 
     def error_to_lua(self, err: Error) -> Any:
         """A Lua error object for ``err`` (details converted when possible)."""
@@ -247,20 +292,46 @@ class Converter:
     # -- Lua -> Python ----------------------------------------------------------------
 
     def from_lua(self, value: Any) -> Any:
-        """Convert a Lua value (as lupa hands it over) to a plain Python value."""
-        if type(value) in _SCALARS:
+        """Convert a Lua value (as lupa hands it over) to a plain Python value.
+
+        Raises :class:`ConversionError` for what cannot cross (functions, cycles, more
+        than :attr:`max_payload` bytes of strings...), and for a Python object that went
+        through Lua: only Lua values ever leave a script.
+        """
+        tp = type(value)
+        if tp is str:
+            n = len(value)
+            if n > self.max_payload // 4 and len(value.encode("utf-8", "surrogatepass")) \
+                    > self.max_payload:
+                raise ConversionError(_too_large(self.max_payload))
+            self.last_bytes = n
+            return value
+        if tp in _SCALARS:
+            self.last_bytes = 0
             return value
         lt = _lua_type(value)
         if lt == "table":
             return self._from_table(value)
         if lt is None:
-            # bytes cannot come from lupa with a UTF-8 runtime; anything else is a
-            # Python object that went through Lua untouched.
-            return value
+            raise ConversionError(
+                f"value: a host object ({tp.__name__}) cannot be converted; only nil, "
+                "booleans, numbers, strings and tables of them cross the boundary"
+            )
         raise ConversionError(
             f"value: a Lua {lt} cannot be converted (only nil, booleans, numbers, strings "
             "and tables of them cross the boundary)"
         )
+
+    def received(self, value: Any) -> Any:
+        """:meth:`to_lua` for a value arriving from outside (a message from a Python
+        process): a value that cannot enter Lua becomes an error value the script can
+        inspect, so the receiver is never the one harmed by what a sender sent."""
+        try:
+            return self.to_lua(value)
+        except ConversionError as exc:
+            return self.error_to_lua(Error(
+                f"a received value could not be converted to Lua: {exc.message}",
+                kind=ErrorKind.INVALID, retryable=False))
 
     def from_lua_args(self, values: Any) -> list[Any]:
         """Convert each of several Lua values (e.g. a function's results)."""
@@ -272,10 +343,11 @@ class Converter:
         if tags is None:
             raise ConversionError(r[1])
         nv = r[1]
-        if r[2] is None:
-            vals: Any = r[3:]
+        self.last_bytes = r[2]
+        if r[3] is None:
+            vals: Any = r[4:]
         else:
-            big = r[2]
+            big = r[3]
             unpack = self._unpack
             vals = []
             for lo in range(1, nv + 1, 4000):
@@ -333,8 +405,11 @@ class Converter:
         return node()
 
 
-#: Deepest nesting that crosses the boundary (the kernel's isolation uses the same bound).
-MAX_DEPTH = 200
+
+
+def _too_large(limit: int) -> str:
+    return (f"value: too large: more than {limit} bytes of string data (the host's "
+            "limits.max_payload); send a smaller value or split it")
 
 
 def _check_depth(active: set[int], path: str) -> None:

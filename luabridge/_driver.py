@@ -125,6 +125,7 @@ class Driver:
         "_values",
         "cache",
         "ctx",
+        "held",
         "hib",
         "inbox",
         "live",
@@ -168,6 +169,9 @@ class Driver:
         self.cache: dict[Any, Any] | None = None
         #: The inbox as a channel, once a task needs one (see ``_channels.INBOX``).
         self.inbox: LChannel | None = None
+        #: Bytes of strings this process's channels buffer (Python copies: outside the
+        #: Lua heap, so counted here against ``limits.process_memory``).
+        self.held = 0
         #: The events demultiplexer, from the first exec that waits beside siblings.
         self.router: ExitRouter | None = None
         #: May this driver hibernate its process (a kernel process body, see below).
@@ -231,6 +235,26 @@ class Driver:
         if ch is None:
             ch = self.inbox = self.sb.lib.new_inbox(self)
         return ch
+
+    def hold(self, value: Any, *, force: bool = False) -> None:
+        """Count a string a channel of this process buffers; over the quota, refuse."""
+        tv = type(value)
+        if tv is not str and tv is not bytes:
+            return
+        held = self.held + len(value)
+        limit = self.sb.limits.process_memory
+        if held > limit and not force:
+            raise Error(
+                f"channel buffers of this process would hold {held} bytes, more than "
+                f"its limit of {limit} (limits.process_memory of its host); receive "
+                "from the channel or buffer less", kind=ErrorKind.INTERNAL, retryable=False,
+                details={"reason": "process_memory"})
+        self.held = held
+
+    def release(self, value: Any) -> None:
+        tv = type(value)
+        if tv is str or tv is bytes:
+            self.held -= len(value)
 
     def park_on(self, ch: LChannel) -> None:
         """Remember that a parked task needs ``ch``'s source (the wait loop reads it)."""

@@ -12,6 +12,8 @@ Fields (Wippy's, ``lua-api.md`` §2.2):
 
 =============  =============================================================================
 ``source``     ``file://path.lua`` relative to the YAML file (or inline Lua text). Required.
+               The shell's ``Entry.source_path`` confines the file to the app directory
+               (and explicitly allowed source roots), symlinks followed.
 ``method``     The exported function to run. Required for ``function.lua``; ``process.lua``
                defaults to ``main``; ignored for ``library.lua``.
 ``modules``    List of built-in modules the script may ``require`` (allow-list).
@@ -90,12 +92,12 @@ def spec_from_entry(entry: Any) -> LuaEntrySpec:
     if not isinstance(src, str) or not src.strip():
         raise entry.error("missing 'source' (expected 'file://path.lua' or inline Lua code)")
     if src.startswith("file://"):
-        path = entry.source_path("source")
+        path = Path(entry.source_path("source"))  # resolved and confined by the shell
         try:
-            source = Path(path).read_text(encoding="utf-8")
+            source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise entry.error(f"cannot read Lua source {path}: {exc}") from exc
-        chunkname = _chunkname(Path(path), entry)
+        chunkname = _chunkname(path, entry)
     else:
         source = src
         chunkname = f"{entry.id}.lua"
@@ -136,6 +138,10 @@ def spec_from_entry(entry: Any) -> LuaEntrySpec:
 
 def _chunkname(path: Path, entry: Any) -> str:
     # Short and recognisable: Lua truncates chunk names to 60 characters in messages.
+    # Scripts see it (error messages, err:stack()), so it is never an absolute host path.
+    display = getattr(entry, "display_path", None)
+    if display is not None:
+        return str(display(path))
     try:
         rel = os.path.relpath(path, entry.directory)
     except ValueError:

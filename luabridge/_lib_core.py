@@ -37,7 +37,7 @@ from ._convert import ConversionError
 __all__ = ["CORE_LUA", "install_core"]
 
 CORE_LUA = r"""
-local host, H_call, H_send, INBOX_H = ...
+local host, H_call, H_send, INBOX_H, MAX_PAYLOAD = ...
 local CMD = host.CMD
 local box_args = host.box_args
 local co_yield = coroutine.yield
@@ -47,6 +47,8 @@ local rawequal = rawequal
 local pack, unpack = table.pack, table.unpack
 local unbox = host.unbox
 local dbg_getmetatable = debug.getmetatable
+local room, lock_mt = host.room, host.lock_mt
+local raw_setmetatable = host.raw_setmetatable
 
 local core = {unbox = unbox}
 
@@ -57,23 +59,45 @@ end
 local function command(...) return finish(co_yield(CMD, ...)) end
 core.command = command
 -- Operations that never block call the driver directly (no yield: cheaper, and they
--- work across C boundaries such as table.sort comparators).
-local function sync(...) return finish(H_call(...)) end
+-- work across C boundaries such as table.sort comparators). Like every call into
+-- Python: room first, and strings that are not UTF-8 boxed (see the prelude).
+local function sync(...)
+  room()
+  return finish(H_call(box_args(...)))
+end
 core.sync = sync
 core.box_args = box_args
 core.finish = finish
-core.H_send = H_send
+-- process.send: a string payload over the size limit fails here, before any copy
+core.H_send = function(dest, topic, ...)
+  room()
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "string" and #v > MAX_PAYLOAD then
+      return false, host.new_error("Invalid", "value: too large: " .. #v .. " bytes of "
+        .. "string data, more than the host's limits.max_payload (" .. MAX_PAYLOAD
+        .. "); send a smaller value or split it", false)
+    end
+  end
+  return H_send(box_args(dest, topic, ...))
+end
 
 -- channels ---------------------------------------------------------------------
+-- Host objects are empty tables with a locked metatable (no field can be added, rawset
+-- refuses them): what they stand for lives in weak tables only the host reads. So the
+-- one inbox table every process shares is immutable, and no Python object is ever a
+-- field a script can read.
 local HANDLE = setmetatable({}, {__mode = "k"})
 local CH = {}
-local CH_MT = {__index = CH, __metatable = "channel",
-               __tostring = function() return "channel" end}
-local CASE_MT = {__metatable = "case"}
+local CH_MT = lock_mt({__index = CH, __metatable = "channel",
+                       __tostring = function() return "channel" end}, "channel")
+local CASES = setmetatable({}, {__mode = "k"})   -- case -> {ch, h, is_send, value}
+local CASE = {}
+local CASE_MT = lock_mt({__index = CASE, __metatable = "case"}, "case")
 core.CH_MT = CH_MT
 
 local function wrap_channel(h)
-  local ch = setmetatable({}, CH_MT)
+  local ch = raw_setmetatable({}, CH_MT)
   HANDLE[ch] = h
   return ch
 end
@@ -90,7 +114,7 @@ core.handle = handle
 
 -- A received message arrives as MSG_MARK, topic, from, n, payload... and is built
 -- here, in Lua (cheaper than one more call from Python per message).
-local MSG_MARK = setmetatable({}, {__metatable = false})
+local MSG_MARK = raw_setmetatable({}, {__metatable = false})
 core.MSG_MARK = MSG_MARK
 local new_message
 local function recv_finish(v, ok, ...)
@@ -110,12 +134,13 @@ function CH.receive(self)
   return recv_resumed(co_yield(CMD, "ch_recv", h))
 end
 function CH.close(self) return sync("ch_close", handle(self, "close")) end
-function CH.case_send(self, v)
-  return setmetatable({ch = self, h = handle(self, "case_send"), send = true, value = v}, CASE_MT)
+local function new_case(ch, h, is_send, v)
+  local c = raw_setmetatable({}, CASE_MT)
+  CASES[c] = {ch, h, is_send, v}
+  return c
 end
-function CH.case_receive(self)
-  return setmetatable({ch = self, h = handle(self, "case_receive"), send = false}, CASE_MT)
-end
+function CH.case_send(self, v) return new_case(self, handle(self, "case_send"), true, v) end
+function CH.case_receive(self) return new_case(self, handle(self, "case_receive"), false) end
 
 local channel = {}
 local select_finish
@@ -130,24 +155,26 @@ function channel.select(cases)
     error("bad argument #1 to 'select' (table of cases expected)", 2)
   end
   local n = #cases
-  local flat = {}
+  local flat, picked = {}, {}
   for i = 1, n do
-    local c = cases[i]
-    if dbg_getmetatable(c) ~= CASE_MT then
+    local c = CASES[cases[i]]
+    if c == nil then
       error("bad case #" .. i .. " in select (use ch:case_receive() or ch:case_send(v))", 2)
     end
-    flat[3 * i - 2] = c.h
-    flat[3 * i - 1] = c.send
-    flat[3 * i] = c.value
+    picked[i] = c
+    flat[3 * i - 2] = c[2]
+    flat[3 * i - 1] = c[3]
+    flat[3 * i] = c[4]
   end
-  return select_finish(cases, command("select", cases.default == true, n, unpack(flat, 1, 3 * n)))
+  return select_finish(picked, command("select", rawget(cases, "default") == true, n,
+                                       unpack(flat, 1, 3 * n)))
 end
-function select_finish(cases, idx, ...)
+function select_finish(picked, idx, ...)
   if idx == 0 then return {default = true, ok = true} end
-  local c = cases[idx]
+  local c = picked[idx]
   local v, ok = recv_finish(...)
-  if c.send then return {channel = c.ch, ok = ok} end
-  return {channel = c.ch, value = v, ok = ok}
+  if c[3] then return {channel = c[1], ok = ok} end
+  return {channel = c[1], value = v, ok = ok}
 end
 core.channel = channel
 
@@ -164,11 +191,11 @@ end
 
 -- messages and payloads -------------------------------------------------------------
 local PAYLOAD = {}
-local PAYLOAD_MT = {__index = PAYLOAD, __metatable = "payload"}
+local PAYLOAD_MT = lock_mt({__index = PAYLOAD, __metatable = "payload"}, "payload")
 function PAYLOAD.data(p) return p[1] end
 function PAYLOAD.unmarshal(p) return p[1] end
 function PAYLOAD.get_format(p) return "lua/any" end
-local function new_payload(v) return setmetatable({v}, PAYLOAD_MT) end
+local function new_payload(v) return raw_setmetatable({v}, PAYLOAD_MT) end
 core.new_payload = new_payload
 core.PAYLOAD_MT = PAYLOAD_MT
 
@@ -176,7 +203,7 @@ core.PAYLOAD_MT = PAYLOAD_MT
 -- seen as its payload (it answers :data(), :get_format(), :unmarshal()), which saves a
 -- table per received message. Both export as the data when sent on.
 local MSG = {}
-local MSG_MT = {__index = MSG, __metatable = "message"}
+local MSG_MT = lock_mt({__index = MSG, __metatable = "message"}, "message")
 function MSG.topic(m) return m[1] end
 function MSG.from(m) return m[2] end
 function MSG.payload(m) return m end
@@ -188,7 +215,7 @@ core.MSG_MT = MSG_MT
 function new_message(topic, from, n, ...)
   local data
   if n == 1 then data = ... elseif n > 1 then data = {...} end
-  return setmetatable({topic, from, data}, MSG_MT)
+  return raw_setmetatable({topic, from, data}, MSG_MT)
 end
 core.new_message = new_message
 -- listen() without {message=true}: the payload value(s) themselves
@@ -217,7 +244,7 @@ def install_core(sb: Any) -> Any:
     from ._lib_process import direct_send
 
     core = sb.eval_privileged(CORE_LUA, sb.host, _direct_caller(sb), direct_send(sb), INBOX,
-                              name="core")
+                              sb.limits.max_payload, name="core")
 
     def refuse_channel(_plain: Any) -> Any:
         raise ConversionError(
@@ -270,7 +297,9 @@ def _channel(h: Any, fname: str, drv: Any) -> LChannel:
 
 @command("ch_new")
 def _ch_new(drv: Any, tid: int, size: Any) -> tuple[Any, ...]:
-    return (0, LChannel(int(size or 0)))
+    ch = LChannel(int(size or 0))
+    ch.owner = drv
+    return (0, ch)
 
 
 @command("ch_send")

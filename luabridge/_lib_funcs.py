@@ -21,6 +21,11 @@ cancel (kind CANCELED); ``f:error()`` -> ``err, true`` | ``nil, false``;
 
 Both Lua and Python functions are reachable: the context's function registry holds
 both, and values cross with the converter's rules.
+
+Errors a call returns to Lua go through :func:`_script_error`: a Python traceback (host
+paths: site-packages, the project, the app) never reaches the script; ``err:stack()``
+then reads ``[python]: in function '<id>'``. The full traceback stays on the Python
+side (``Error.stack``).
 """
 
 from __future__ import annotations
@@ -152,8 +157,14 @@ def _check_id(func_id: Any) -> str:
     return func_id
 
 
-def _nil_err(drv: Any, exc: Error) -> tuple[Any, ...]:
-    return (0, None, drv.sb.convert.error_to_lua(exc))
+def _script_error(sb: Any, exc: Error, func_id: Any = None) -> Any:
+    """The Lua error object for ``exc``, without its host traceback (if it has one)."""
+    origin = f"[python]: in function '{func_id}'" if isinstance(func_id, str) else None
+    return sb.convert.error_to_lua(exc.for_script(origin))
+
+
+def _nil_err(drv: Any, exc: Error, func_id: Any = None) -> tuple[Any, ...]:
+    return (0, None, _script_error(drv.sb, exc, func_id))
 
 
 @command("call")
@@ -171,19 +182,19 @@ def _call(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
         try:
             value = await ctx.call(func_id, *payload, **kw)
         except Error as exc:
-            return _nil_err(drv, exc)
+            return _nil_err(drv, exc, func_id)
         return (0, sb.to_lua(value))
 
     def via_future(drv_: Any, tid_: int) -> Any:
         try:
             fut = ctx.call_async(func_id, *payload, **kw)
         except Error as exc:
-            return _nil_err(drv, exc)
+            return _nil_err(drv, exc, func_id)
 
         def adapt(item: Any) -> tuple[Any, ...]:
             value, error = item
             if error is not None:
-                return (None, sb.convert.error_to_lua(error))
+                return (None, _script_error(sb, error, func_id))
             return (sb.to_lua(value),)
 
         ch = LChannel(source=fut.channel, adapt=adapt, kind=f"call:{func_id}")
@@ -203,7 +214,7 @@ def _call_async(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) ->
         payload = tuple(sb.from_lua(a) for a in args)
         fut = drv.ctx.call_async(func_id, *payload, **kw)
     except Error as exc:
-        return _nil_err(drv, exc)
+        return _nil_err(drv, exc, func_id)
     return (0, _FutureRef(fut))
 
 
@@ -219,11 +230,12 @@ def _future_channel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
     if ref.channel is None:
         sb = drv.sb
         new_payload = sb.lib.new_payload
+        func_id = getattr(ref.future, "func_id", None)
 
         def adapt(item: Any) -> tuple[Any, ...]:
             value, error = item
             if error is not None:
-                return (new_payload(sb.convert.error_to_lua(error)), True)
+                return (new_payload(_script_error(sb, error, func_id)), True)
             return (new_payload(sb.to_lua(value)), True)
 
         lch = LChannel(1, source=ref.future.channel, adapt=adapt, kind="future")
@@ -246,7 +258,7 @@ def _future_result(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
         return (0, False, None, None)
     value, error = fut.result_nowait()
     if error is not None:
-        return (0, True, None, drv.sb.convert.error_to_lua(error))
+        return (0, True, None, _script_error(drv.sb, error, getattr(fut, "func_id", None)))
     return (0, True, drv.sb.to_lua(value), None)
 
 

@@ -31,6 +31,18 @@ Event tables from ``process.events()``: ``kind``, ``from`` (PID string), ``resul
 
 Values crossing to another process are converted (deep copies) by
 :class:`~._convert.Converter`; a spawn with no host uses the spawner's own host.
+
+Quotas (``Limits`` of the process's host, ``beamish.actors._limits``), each failing the
+call that would go over it, in the calling script, never the receiver:
+
+* ``process.send`` to a full mailbox (``limits.mailbox_messages`` of the receiver's
+  host), or one whose queued payload bytes would go over ``limits.mailbox_bytes``:
+  ``nil, err`` with ``err:kind() == errors.RATE_LIMITED`` (retryable). The bytes of a
+  Lua payload are its string bytes (``Converter.last_bytes``; a string's length).
+* ``process.spawn*`` / ``exec`` while the process has ``limits.children`` live
+  children: ``nil, err`` (RATE_LIMITED, retryable).
+* a builder's ``with_message`` beyond ``limits.spawn_messages`` raises (INVALID); a
+  spawn carrying more (a builder made elsewhere) returns ``nil, err`` (INVALID).
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from typing import Any
 
 from beamish.actors import Event, EventKind, Message, Pid, ProcessExit
 from beamish.actors._errors import Error, ErrorKind, as_error
+from beamish.actors._limits import limits_of, spawn_messages_error
 
 from ._channels import INBOX, LChannel
 from ._commands import BLOCKED, ArgumentError, DirectAwait, command, raises
@@ -162,6 +175,7 @@ end
 function B.with_message(b, topic, ...)
   if type(topic) ~= "string" then error("bad argument #1 to 'with_message' (topic expected)", 2) end
   local msgs = {}
+  sync("spawn_message_room", b.messages and #b.messages or 0)  -- raises past the limit
   if b.messages then for i, m in ipairs(b.messages) do msgs[i] = m end end
   msgs[#msgs + 1] = {topic, pack(...)}
   return copy(b, {messages = msgs})
@@ -238,6 +252,7 @@ def _spawn_kwargs(drv: Any, b: Any, host: Any) -> dict[str, Any]:
     else:
         kw["host"] = _default_host(drv)
     if b is not None:
+        _check_spawn_messages(drv, b)
         spec = drv.sb.from_lua(b)
         if spec.get("name") is not None:
             kw["name"] = spec["name"]
@@ -258,6 +273,33 @@ def _spawn_kwargs(drv: Any, b: Any, host: Any) -> dict[str, Any]:
                 out.append((topic, payload))
             kw["messages"] = out
     return kw
+
+
+def _spawn_messages_limit_error(drv: Any, count: int) -> Error:
+    ctx = drv.ctx
+    host = getattr(getattr(ctx, "pid", None), "host", "") or "?"
+    return spawn_messages_error(host, limits_of(ctx).spawn_messages, count)
+
+
+def _check_spawn_messages(drv: Any, b: Any) -> None:
+    """Refuse a builder carrying more start-up messages than the limit, before its
+    messages are converted (the kernel's ``spawn`` checks again, for every caller)."""
+    try:
+        msgs = b["messages"]
+        count = len(msgs) if msgs is not None else 0
+    except Exception:  # not a builder table: from_lua reports what is wrong
+        return
+    if count > limits_of(drv.ctx).spawn_messages:
+        raise _spawn_messages_limit_error(drv, count)
+
+
+@command("spawn_message_room")
+def _spawn_message_room(drv: Any, tid: int, count: Any = 0) -> tuple[Any, ...]:
+    """``with_message`` on a builder that has ``count`` messages: raise if one more
+    would go over ``limits.spawn_messages``."""
+    if isinstance(count, int) and count >= limits_of(drv.ctx).spawn_messages:
+        return (1, drv.sb.convert.error_to_lua(_spawn_messages_limit_error(drv, count + 1)))
+    return (0,)
 
 
 def _target(target: Any) -> str:
@@ -283,10 +325,36 @@ def _send(drv: Any, tid: int, dest: Any = None, topic: Any = None, *payload: Any
     try:
         if not isinstance(topic, str):
             raise Error("topic must be a string", kind=ErrorKind.INVALID, retryable=False)
-        drv.ctx.send(_dest(dest, drv), topic, *(_payload(drv, payload) if payload else ()))
+        values, size = sized_payload(drv.sb, payload)
+        send_counted(drv.ctx, _dest(dest, drv), topic, values, size)
     except Error as exc:
         return _err(drv, exc)
     return (0, True)
+
+
+def sized_payload(sb: Any, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
+    """``values`` converted from Lua, and their string bytes (for ``mailbox_bytes``)."""
+    if not values:
+        return (), 0
+    fl = sb.from_lua
+    conv = sb.convert
+    out = []
+    size = 0
+    for v in values:
+        out.append(fl(v))
+        size += getattr(conv, "last_bytes", 0)
+    return tuple(out), size
+
+
+def send_counted(ctx: Any, dest: Any, topic: str, payload: tuple[Any, ...], size: int) -> None:
+    """``ctx.send``, telling a kernel context the payload's size (``send_sized``) so the
+    receiver's ``limits.mailbox_bytes`` applies; other contexts just send."""
+    if size > 0:
+        send_sized = getattr(ctx, "send_sized", None)
+        if send_sized is not None:
+            send_sized(dest, topic, size, *payload)
+            return
+    ctx.send(dest, topic, *payload)
 
 
 _TRUE = (0, True)
@@ -296,8 +364,12 @@ _SCALAR_FAST = frozenset({str, float, bool, type(None)})
 
 
 def direct_send(sb: Any) -> Any:
-    """``process.send`` as a direct callback (the hottest call: no command dispatch)."""
-    from_lua = sb.from_lua
+    """``process.send`` as a direct callback (the hottest call: no command dispatch).
+
+    Payload bytes for ``limits.mailbox_bytes``: a string scalar's length, else what the
+    converter counted (``Converter.last_bytes``) for each converted value; a payload of
+    numbers, booleans and nils has size 0 and takes the plain ``ctx.send`` path.
+    """
     to_lua_error = sb.convert.error_to_lua
 
     def H_send(dest: Any, topic: Any, *payload: Any) -> Any:
@@ -309,11 +381,18 @@ def direct_send(sb: Any) -> Any:
             if type(topic) is not str:
                 raise ArgumentError("topic must be a string")
             pid = sb.pids.get(dest) if type(dest) is str else None
+            size = 0
             for v in payload:
-                if type(v) not in _SCALAR:
-                    payload = tuple(from_lua(x) for x in payload)
+                tv = type(v)
+                if tv is str:
+                    size += len(v)
+                elif tv not in _SCALAR:
+                    payload, size = sized_payload(sb, payload)
                     break
-            drv.ctx.send(pid or _dest(dest, drv), topic, *payload)
+            if size:
+                send_counted(drv.ctx, pid or _dest(dest, drv), topic, payload, size)
+            else:
+                drv.ctx.send(pid or _dest(dest, drv), topic, *payload)
         except Error as exc:
             if raises(exc):  # a programming error: raise it in the script
                 return (False, to_lua_error(exc))
@@ -439,7 +518,9 @@ def message_adapter(sb: Any, *, resume: bool = False) -> Any:
     With ``resume=True`` it returns the whole resume tuple of a receive (``(0, ...)``).
     """
     mark = sb.lib.msg_mark
-    to_lua = sb.to_lua
+    # what a sender sent must never fail the receiver: a value that cannot enter Lua
+    # arrives as an error value (Converter.received)
+    to_lua = getattr(sb.convert, "received", sb.to_lua)
     pid_strings = sb.pid_strings
 
     def sender_text(sender: Pid | None) -> str | None:
@@ -485,7 +566,7 @@ def _message_adapter(drv: Any) -> Any:
 
 def _value_adapter(drv: Any) -> Any:
     payload_value = drv.sb.lib.payload_value
-    to_lua = drv.sb.to_lua
+    to_lua = getattr(drv.sb.convert, "received", drv.sb.to_lua)
 
     def adapt(msg: Message) -> tuple[Any, ...]:
         payload = msg.payload

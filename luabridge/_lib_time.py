@@ -29,6 +29,17 @@ constants                         ``NANOSECOND ... HOUR``, ``RFC3339`` and the o
                                   layouts, ``JANUARY..DECEMBER``, ``SUNDAY..SATURDAY``
 ================================  ==========================================================
 
+Timer quota (``limits.timers`` of the process's host): every ``time.after`` channel,
+``time.timer``, ``time.ticker`` and ``time.sleep`` takes a slot of its Lua process
+while it lives: from creation until its value is received (``after``, ``timer``,
+``sleep``), it is stopped (``:stop()``), or its channel is garbage-collected; a ticker
+holds its slot until stopped or collected, a reset timer takes it again. Creating one
+more than the limit fails in the script: ``time.timer``/``time.ticker`` return ``nil,
+err``, ``time.after``/``time.sleep`` and ``:reset`` raise ``err`` (the file's
+convention: bad durations do the same); ``err:kind()`` is ``errors.RATE_LIMITED``,
+retryable. Stopping a timer, or losing its channel, also cancels the kernel timer
+behind it at once (before, a stopped timer's task ran until its deadline).
+
 Design: Time, Duration and Location are small Lua tables with protected metatables;
 arithmetic and comparisons stay in Lua, calendar work calls pure Python helpers
 (:mod:`._gotime`) directly (no yield: they need no process). Only the clock and the
@@ -39,10 +50,12 @@ replayable in workflows.
 from __future__ import annotations
 
 import datetime as _dt
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from beamish.actors._errors import Error, ErrorKind
+from beamish.actors._limits import limit_error, limits_of
 
 from . import _gotime as gt
 from ._channels import LChannel, Waiter
@@ -303,34 +316,50 @@ function time.after(d)
   return sync("after", ns)
 end
 
+-- A timer's host handle lives in a weak table, never in the object a script holds.
+local TIMER_H = setmetatable({}, {__mode = "k"})
+local function timer_h(t, fname)
+  local h = (type(t) == "table") and TIMER_H[t] or nil
+  if h == nil then error("bad argument to '" .. fname .. "' (timer expected)", 3) end
+  return h
+end
+local function new_timer(h, ch, mt)
+  local t = setmetatable({ch = ch}, mt)
+  TIMER_H[t] = h
+  return t
+end
+
 local TM = {}
 local TM_MT = {__index = TM, __metatable = "timer"}
 function TM.channel(t) return t.ch end
 TM.response = TM.channel
-function TM.stop(t) return sync("timer_stop", t.h) end
+function TM.stop(t) return sync("timer_stop", timer_h(t, "stop")) end
 function TM.reset(t, d)
+  local h = timer_h(t, "reset")
   local ns, err = to_ns(d)
   if ns == nil then error(err, 2) end
-  return sync("timer_reset", t.h, ns)
+  return sync("timer_reset", h, ns)
 end
 function time.timer(d)
   local ns, err = to_ns(d)
   if ns == nil then return nil, err end
   if ns < 0 then return nil, invalid("timer duration must not be negative") end
   local h, ch = sync("timer", ns, false)
-  return setmetatable({h = h, ch = ch}, TM_MT), nil
+  if h == nil then return nil, ch end  -- limits.timers reached: ch is the error
+  return new_timer(h, ch, TM_MT), nil
 end
 local TK = {}
 local TK_MT = {__index = TK, __metatable = "ticker"}
 function TK.channel(t) return t.ch end
 TK.response = TK.channel
-function TK.stop(t) return sync("timer_stop", t.h) end
+function TK.stop(t) return sync("timer_stop", timer_h(t, "stop")) end
 function time.ticker(d)
   local ns, err = to_ns(d)
   if ns == nil then return nil, err end
   if ns <= 0 then return nil, invalid("non-positive interval for ticker") end
   local h, ch = sync("timer", ns, true)
-  return setmetatable({h = h, ch = ch}, TK_MT), nil
+  if h == nil then return nil, ch end  -- limits.timers reached: ch is the error
+  return new_timer(h, ch, TK_MT), nil
 end
 
 -- crossing to Python: a Time becomes a datetime, a Duration its nanoseconds
@@ -461,8 +490,136 @@ def _now(drv: Any, tid: int) -> tuple[Any, ...]:
     return (0, s, n)
 
 
+# -- the timer quota ------------------------------------------------------------------------------
+
+#: Key of a driver's :class:`_Slots` in ``Driver.cache``.
+_SLOTS_KEY = "time.slots"
+
+
+class _Slots:
+    """The live timers of one Lua process, against its host's ``limits.timers``.
+
+    A channel the script dropped holds its slot until the Lua collector frees it, which
+    may be long after in a big heap (``select`` over the inbox and a fresh
+    ``time.after`` timeout, in a loop, leaves one such channel per turn). So at the
+    limit a full collection is run first, at most once per ``limit // 2`` timers
+    created, and the slots it frees are used; only then is the limit an error.
+
+    Invariant: ``used`` = the :class:`_Timer` states of this process with ``held`` set.
+    """
+
+    __slots__ = ("collect", "host", "limit", "made", "used")
+
+    def __init__(self, limit: int, host: str, collect: Callable[[], None] | None) -> None:
+        self.limit = limit
+        self.host = host
+        self.collect = collect
+        self.used = 0
+        #: Timers made since the last forced collection.
+        self.made = 0
+
+    def take(self) -> None:
+        """Take a slot, or raise the limit error (nothing taken)."""
+        if self.used >= self.limit and self.collect is not None \
+                and self.made >= self.limit // 2:
+            self.made = 0
+            self.collect()  # finalizers of dropped timer channels give slots back
+        if self.used >= self.limit:
+            raise limit_error(
+                "timers",
+                self.host,
+                self.limit,
+                f"cannot create a timer: this process already has {self.used} live "
+                "timers, counting after channels, timers, tickers and sleeps not yet "
+                "received, stopped or garbage",
+                "stop the ones you no longer need, or raise the limit",
+            )
+        self.used += 1
+        self.made += 1
+
+
+def _collector(sb: Any) -> Callable[[], None] | None:
+    """A full collection of ``sb``'s Lua heap, or None if the sandbox offers no way."""
+    run = getattr(sb, "eval_privileged", None)
+    if run is None:
+        return None
+
+    def collect() -> None:
+        try:
+            run("collectgarbage('collect')", name="time.collect")
+        except Exception:  # a failed collection only means no slot was freed
+            pass
+
+    return collect
+
+
+def _slots(drv: Any) -> _Slots:
+    cache = drv.cache
+    if cache is None:
+        cache = drv.cache = {}
+    slots = cache.get(_SLOTS_KEY)
+    if slots is None:
+        ctx = drv.ctx
+        host = getattr(getattr(ctx, "pid", None), "host", "") or "?"
+        slots = cache[_SLOTS_KEY] = _Slots(limits_of(ctx).timers, host, _collector(drv.sb))
+    return slots
+
+
+class _Timer:
+    """One timer's state: the kernel channel that will fire (``src``), its interval,
+    and its slot.
+
+    Holds no reference to its :class:`LChannel` (whose ``on_item`` and finalizer hold
+    this object), so a channel the script dropped is freed by reference counting, and
+    its finalizer cancels the kernel timer.
+    """
+
+    __slots__ = ("held", "interval", "slots", "src")
+
+    def __init__(self, slots: _Slots, interval: float) -> None:
+        slots.take()
+        self.slots = slots
+        self.held = True
+        self.interval = interval
+        self.src: Any = None
+
+    def release(self) -> None:
+        """Give the slot back (idempotent)."""
+        if self.held:
+            self.held = False
+            self.slots.used -= 1
+
+    def fired(self) -> None:
+        """Its value was received: nothing left to cancel, the slot is free."""
+        self.src = None
+        self.release()
+
+    def cancel(self) -> None:
+        """Stop the kernel timer (closing its channel cancels it); free the slot."""
+        src = self.src
+        if src is not None:
+            self.src = None
+            src.close()
+        self.release()
+
+
+def _timer_channel(drv: Any, seconds: float, kind: str, adapt: Any,
+                   cap: int = 1) -> tuple[LChannel, _Timer]:
+    """An :class:`LChannel` fed by a kernel ``after`` and holding a timer slot (see the
+    module docstring); raises the limit error before creating anything."""
+    timer = _Timer(_slots(drv), seconds)
+    src = timer.src = drv.ctx.after(seconds)
+    lch = LChannel(cap, source=src, adapt=adapt, kind=kind)
+    weakref.finalize(lch, timer.cancel).atexit = False  # the script lost the channel
+    return lch, timer
+
+
+# -- sleeps, after channels, timers, tickers ---------------------------------------------
+
 @command("sleep")
 def _sleep(drv: Any, tid: int, ns: Any) -> Any:
+    """A lone task awaits ``ctx.sleep`` (no timer object: no slot); beside other tasks
+    the sleep is a timer channel and takes a slot while it waits."""
     seconds = _seconds(ns)
     if seconds <= 0:
         drv.wake(tid, (0,))  # a zero sleep lets the other tasks run first
@@ -474,7 +631,11 @@ def _sleep(drv: Any, tid: int, ns: Any) -> Any:
         return (0,)
 
     def via_channel(drv_: Any, tid_: int) -> Any:
-        ch = LChannel(source=ctx.after(seconds), adapt=lambda item: (), kind="sleep")
+        try:
+            ch, timer = _timer_channel(drv, seconds, "sleep", lambda item: (), cap=0)
+        except Error as exc:
+            return (1, drv.sb.convert.error_to_lua(exc))
+        ch.on_item = lambda ch_: timer.fired()
         ch.park_receiver(Waiter(drv, tid_))
         drv.park_on(ch)
         return BLOCKED
@@ -484,38 +645,48 @@ def _sleep(drv: Any, tid: int, ns: Any) -> Any:
 
 @command("after")
 def _after(drv: Any, tid: int, ns: Any) -> tuple[Any, ...]:
-    lch = LChannel(1, source=drv.ctx.after(_seconds(ns)), adapt=_time_adapter(drv), kind="after")
+    try:
+        lch, timer = _timer_channel(drv, _seconds(ns), "after", _time_adapter(drv))
+    except Error as exc:
+        return (1, drv.sb.convert.error_to_lua(exc))
+    lch.on_item = lambda ch: timer.fired()
     return (0, drv.sb.lib.wrap_channel(lch))
 
 
 class _TimerRef:
-    """A timer or ticker: its channel, its interval, whether it still runs."""
+    """A timer or ticker as the script holds it (``t.h``): its channel and state."""
 
-    __slots__ = ("active", "channel", "interval")
+    __slots__ = ("channel", "timer")
 
-    def __init__(self, channel: LChannel, interval: float) -> None:
+    def __init__(self, channel: LChannel, timer: _Timer) -> None:
         self.channel = channel
-        self.interval = interval
-        self.active = True
+        self.timer = timer
+
+    @property
+    def active(self) -> bool:
+        """Whether it may still fire (not stopped, and not a one-shot already received)."""
+        return self.timer.src is not None
 
 
 @command("timer")
 def _timer(drv: Any, tid: int, ns: Any, repeat: Any) -> tuple[Any, ...]:
     seconds = _seconds(ns)
     ctx = drv.ctx
-    lch = LChannel(1, source=ctx.after(seconds), adapt=_time_adapter(drv),
-                   kind="ticker" if repeat else "timer")
-    ref = _TimerRef(lch, seconds)
+    try:
+        lch, timer = _timer_channel(drv, seconds, "ticker" if repeat else "timer",
+                                    _time_adapter(drv))
+    except Error as exc:
+        return (0, None, drv.sb.convert.error_to_lua(exc))
 
     def on_item(ch: LChannel) -> None:
-        if repeat:
-            ch.source = ctx.after(ref.interval)
+        if repeat and timer.src is not None:
+            timer.src = ch.source = ctx.after(timer.interval)  # the slot stays held
         else:
-            ref.active = False
+            timer.fired()
             ch.source = None
 
     lch.on_item = on_item
-    return (0, ref, drv.sb.lib.wrap_channel(lch))
+    return (0, _TimerRef(lch, timer), drv.sb.lib.wrap_channel(lch))
 
 
 @command("timer_stop")
@@ -523,17 +694,29 @@ def _timer_stop(drv: Any, tid: int, ref: Any) -> tuple[Any, ...]:
     if type(ref) is not _TimerRef:
         raise Error("timer expected", kind=ErrorKind.INVALID)
     was = ref.active
-    ref.active = False
+    ref.timer.cancel()
     ref.channel.source = None
     return (0, was)
 
 
 @command("timer_reset")
 def _timer_reset(drv: Any, tid: int, ref: Any, ns: Any) -> tuple[Any, ...]:
+    """Re-arm with a new interval; the old deadline's kernel timer is cancelled, and a
+    stopped or fired timer takes a slot again (raising if none is left)."""
     if type(ref) is not _TimerRef:
         raise Error("timer expected", kind=ErrorKind.INVALID)
+    timer = ref.timer
     was = ref.active
-    ref.interval = _seconds(ns)
-    ref.active = True
-    ref.channel.source = drv.ctx.after(ref.interval)
+    seconds = _seconds(ns)
+    if not timer.held:
+        try:
+            timer.slots.take()
+        except Error as exc:
+            return (1, drv.sb.convert.error_to_lua(exc))
+        timer.held = True
+    old, timer.src = timer.src, None
+    if old is not None:
+        old.close()
+    timer.interval = seconds
+    timer.src = ref.channel.source = drv.ctx.after(seconds)
     return (0, was)

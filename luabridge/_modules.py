@@ -18,6 +18,7 @@ Duration -> nanoseconds, ``Pid`` -> its string; a ``datetime`` sent to Lua build
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from beamish.actors import Pid
@@ -80,11 +81,11 @@ def install_modules(sb: Sandbox) -> None:
     def time_args() -> tuple[Any, ...]:
         consts = lua.table_from({"values": lua.table_from(_TIME_CONSTS["values"]),
                                  "ZERO_SEC": _TIME_CONSTS["ZERO_SEC"]})
-        return (core, lua.table_from(_TIME_CALLBACKS), consts, host)
+        return (core, guarded(sb, _TIME_CALLBACKS), consts, host)
 
     sb.install_lazy_modules(("time",), TIME_LUA, time_args, chunkname="time")
     sb.install_lazy_modules(("uuid", "ctx", "json", "logger", "registry"), MISC_LUA,
-                            lambda: (core, lua.table_from(misc_callbacks(sb))),
+                            lambda: (core, guarded(sb, misc_callbacks(sb))),
                             chunkname="misc")
 
     sb.lib = ModuleLib(sb, core)
@@ -94,6 +95,14 @@ def install_modules(sb: Sandbox) -> None:
 
     host.set_opcodes(lua.table_from(OPCODES))
     sb.module_names = frozenset(GLOBAL_MODULES + REQUIRE_MODULES)
+
+
+def guarded(sb: Sandbox, callbacks: Mapping[str, Callable[..., Any]]) -> Any:
+    """A Lua table of ``callbacks`` as module code may call them: each behind the
+    prelude's ``guard`` (room in the heap first, non-UTF-8 strings boxed, and a Python
+    exception never reaching the script as an object)."""
+    guard = sb.guard
+    return sb.lua.table_from({name: guard(fn) for name, fn in callbacks.items()})
 
 
 class ModuleLib:

@@ -27,13 +27,28 @@ Design chosen:
   new environment: the prototypes are shared by every process running that entry, only
   closures are per process (measured: reloading bytecode per process would copy the
   prototypes and costs ~7x more than calling).
-* **Instruction budget.** Every script thread gets a count hook every ``HOOK_STEP``
-  instructions that charges the owning process. When the per-resume budget runs out the
-  hook marks the process exhausted, switches the thread to a hook that raises on every
+* **What a step may cost.** Every script thread gets a count hook every ``HOOK_STEP``
+  instructions that charges the running step (one step runs at a time per runtime, so
+  the budget is an upvalue, not a field of every process) and checks its CPU time
+  (``os.clock``, read lazily). C functions whose work is not bounded by what they
+  allocate are wrapped and charge their work up front (section 6b); patterns that may
+  backtrack run on the metered Lua matcher. Steps that grow the heap by megabytes (and
+  so may run slow instructions: ``..`` or ``==`` of long strings) are caught by a
+  finalizer that re-arms itself every GC cycle and makes their hook fire every
+  ``fine_step`` instructions. When a limit is reached the hook marks the process
+  exhausted (with the reason), switches the thread to a hook that raises on every
   instruction (so ``pcall`` loops cannot swallow it) and raises. ``xpcall`` message
   handlers run with hooks disabled when the error comes from a hook, so the sandbox's
   ``xpcall`` skips the user handler once the process is exhausted. The driver ends an
   exhausted process whatever the script did with the error.
+* **Memory.** ``P.mem`` is the change of the heap during P's steps; past the quota a
+  census of what P reaches decides (see ``after``). A step that leaves the whole heap
+  over the cap ends its own process. Before every call into Python ``room()`` checks
+  the allocator's headroom (lupa's pushes cannot survive a failed allocation).
+* **Host objects** get locked metatables (``lock_mt``; host code's ``setmetatable``
+  locks every metatable whose ``__metatable`` is a string) and the sandbox's
+  ``rawset`` refuses them, so a script cannot plant a function in an object the host
+  or another process uses.
 * **Commands.** Module functions that need the outside world yield ``CMD, op, ...``
   (``CMD`` is a private sentinel). The sandbox's ``coroutine.resume``/``wrap`` forward a
   command yielded inside a user coroutine up to the driver and resume the inner
@@ -55,17 +70,18 @@ Python).
 Invariants: nothing returned to a script references ``BASE``, ``ENV_MT``, ``OWNER``,
 the real library tables or a Python object; every thread that runs script code has the
 budget hook and an ``OWNER`` entry; ``P.limit`` (else the runtime's default) is the
-budget restored before every resume by :func:`step`.
+budget set before every resume by :func:`step`; ``S`` (the settings, from the host's
+``Limits``) is read, never written, by Lua.
 """
 
 from __future__ import annotations
 
 __all__ = ["PRELUDE"]
 
-#: Lua source of the prelude. Called once with (H, HOOK_STEP, default instruction budget);
-#: returns the host table.
+#: Lua source of the prelude. Called once with (H, HOOK_STEP, default instruction budget,
+#: settings S, the Lua pattern matcher); returns the host table.
 PRELUDE = r"""
-local H, HOOK_STEP, DEFAULT_LIMIT = ...
+local H, HOOK_STEP, DEFAULT_LIMIT, S, PAT = ...
 local type, pairs, next, select = type, pairs, next, select
 local error, tostring, tonumber = error, tostring, tonumber
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -113,6 +129,22 @@ local function readonly(t, name)
   return proxy
 end
 
+-- Metatables of host objects (channels, messages, errors, timers, futures...): their
+-- tables cannot gain fields (__newindex raises) and the sandbox's rawset refuses them,
+-- so no script can plant a function in an object the host or another process calls.
+-- Objects shared by processes (process.inbox(), module constants) are therefore
+-- immutable; every other host object is made for the one process that asked for it.
+local HOST_MT = setmetatable({}, {__mode = "k"})
+local function lock_mt(mt, kind)
+  if rawget(mt, "__newindex") == nil then
+    rawset(mt, "__newindex", function(_, k)
+      error(string_format("cannot modify a %s object (field '%s')", kind, tostring(k)), 2)
+    end)
+  end
+  HOST_MT[mt] = true
+  return mt
+end
+
 -- Deep: nested plain tables become proxies too (process.event, time constants...);
 -- objects (tables with a metatable, e.g. time.utc or the logger) are wrapped as they
 -- are, so their methods keep working while nobody can change them.
@@ -130,29 +162,94 @@ local function readonly_deep(t, name)
 end
 
 -- ---------------------------------------------------------------------------
--- 3. Threads, owners and the instruction budget.
+-- 3. Threads, owners, and what one step may cost (instructions, time, memory).
 -- ---------------------------------------------------------------------------
 local OWNER = setmetatable({}, {__mode = "k"})   -- thread -> P (process state)
 -- thread -> true for the coroutines scripts made themselves (coroutine.create/wrap);
 -- every other thread a script can reach is a task the driver schedules. (Marking the
 -- few user coroutines rather than every task saves an entry per idle process.)
 local USERCO = setmetatable({}, {__mode = "k"})
+-- thread -> true for threads whose hook fires every FINE_STEP instructions (see below).
+local FINE = setmetatable({}, {__mode = "k"})
 local BUDGET_MSG = "instruction budget exceeded"
+local os_clock = os.clock
+local collectgarbage = collectgarbage
+local function gc_kib() return collectgarbage("count") end
+-- the settings, fixed for the runtime's life (S stays the source for the host)
+local TIMEOUT, QUOTA, GUARD_KIB = S.timeout, S.quota, S.guard_kib
+local FINE_STEP, FINE_KIB = S.fine_step, S.fine_kib
+
+-- One step runs at a time per runtime (the driver's invariant), so what the running
+-- step may still spend lives in upvalues, not in every P.
+local STEP_BUDGET = DEFAULT_LIMIT   -- instructions left
+local STEP_T0 = false               -- os.clock() when the step was first checked
+local STEP_KIB = 0                  -- KiB in use when the step began
 
 local function kill_hook() error(BUDGET_MSG, 0) end
+
+-- Stop the running step of P for `why` ("budget", "timeout", "memory"): every further
+-- instruction of the thread raises, so pcall cannot swallow it; the driver then ends
+-- the process whatever the script did with the error.
+local function exhaust(co, P, why)
+  P.exhausted = why
+  sethook(co, kill_hook, "", 1)
+  error(BUDGET_MSG, 0)
+end
+
+-- Wall time is read lazily: the first check of a step starts its clock, so a step that
+-- never reaches a check (the common case: a few hundred instructions) costs nothing.
+local function over_time()
+  local t0 = STEP_T0
+  if not t0 then STEP_T0 = os_clock(); return false end
+  return os_clock() - t0 > TIMEOUT
+end
 
 local function budget_hook()
   local co = co_running()
   local P = OWNER[co]
   if P == nil then return end
-  local left = P.budget - HOOK_STEP
-  P.budget = left
-  if left < 0 then
-    P.exhausted = true
-    sethook(co, kill_hook, "", 1)
-    error(BUDGET_MSG, 0)
-  end
+  local left = STEP_BUDGET - (FINE[co] and FINE_STEP or HOOK_STEP)
+  STEP_BUDGET = left
+  if left < 0 then exhaust(co, P, "budget") end
+  if over_time() then exhaust(co, P, "timeout") end
 end
+
+-- Work done inside a C function on a script's behalf, charged as instructions (the
+-- count hook cannot see it). Called by the metered library wrappers (section 6b).
+local function charge(n)
+  local co = co_running()
+  local P = OWNER[co]
+  if P == nil then return end
+  local left = STEP_BUDGET - n
+  STEP_BUDGET = left
+  if left < 0 then exhaust(co, P, "budget") end
+  if n > 100000 and over_time() then exhaust(co, P, "timeout") end
+end
+
+-- Slow instructions. Some single VM instructions cost time proportional to the data
+-- they touch (`..` of multi-MiB strings, comparing two long strings), so 10,000 of
+-- them between two hook calls could take minutes. Such steps allocate a lot or hold a
+-- lot, which is what this watch sees: a finalizer that re-arms itself runs once per
+-- garbage-collection cycle, in whichever thread allocates. It checks the step's time
+-- (a finalizer cannot raise, so it switches the thread to the kill hook) and, once the
+-- step has grown the heap by more than S.fine_kib, makes that thread's hook fire every
+-- S.fine_step instructions for the rest of its life.
+local GC_MT = {}
+GC_MT.__gc = function()
+  local co = co_running()
+  local P = OWNER[co]
+  if P ~= nil and not P.exhausted then
+    if over_time() then
+      P.exhausted = "timeout"
+      sethook(co, kill_hook, "", 1)
+    elseif not FINE[co] and gc_kib() - STEP_KIB > FINE_KIB then
+      FINE[co] = true
+      sethook(co, budget_hook, "", FINE_STEP)
+    end
+  end
+  setmetatable({}, GC_MT)
+end
+setmetatable({}, GC_MT)
 
 local function new_thread(P, fn)
   local co = co_create(fn)
@@ -163,6 +260,23 @@ end
 
 local function current_process()
   return OWNER[co_running()]
+end
+
+-- Room for the host. A Python callback's arguments and results are pushed by lupa
+-- where a failed allocation cannot be handled (it would abort the host), so before
+-- any call into Python the heap must have S.guard_kib of headroom below the cap. If it
+-- has not (the running step filled it), a full collection is tried, and then the
+-- running process is stopped: it is the one that filled the heap within its step.
+local function room()
+  if gc_kib() > GUARD_KIB then
+    collectgarbage("collect")
+    if gc_kib() > GUARD_KIB then
+      local co = co_running()
+      local P = OWNER[co]
+      if P ~= nil then P.exhausted = "memory"; sethook(co, kill_hook, "", 1) end
+      error("not enough memory", 0)
+    end
+  end
 end
 
 -- ---------------------------------------------------------------------------
@@ -186,6 +300,7 @@ ERR_MT.__concat = function(a, b)
   local sa, sb = text(a), text(b)
   return sa .. sb
 end
+lock_mt(ERR_MT, "error")
 ERR_MT.__eq = function(a, b)
   return rawget(a, "__kind") == rawget(b, "__kind")
     and rawget(a, "__message") == rawget(b, "__message")
@@ -241,28 +356,38 @@ local function box_binary(r, i, j)
   end
 end
 local MAX_NODES = 1000000
-local MAX_DEPTH = 200
 local math_type = math.type
 local EXPORT_FAIL = {}
 
+-- Limits (S): at most S.max_depth nested tables (the same bound as Python -> Lua and
+-- the kernel's isolation, so whatever leaves a sender can enter any receiver), and at
+-- most S.max_payload bytes of string data, so an oversized value fails at its sender.
 local function export(root)
   local tags, vals, nt, nv = {}, {}, 0, 0
-  local onpath, keys, depth = {}, {}, 0
+  local onpath, keys, depth, tdepth, bytes = {}, {}, 0, 0, 0
+  local max_depth, max_bytes = S.max_depth, S.max_payload
   local failure
   local function fail(msg)
     local parts = {"value"}
-    for i = 1, depth do
+    for i = 1, math.min(depth, 20) do
       local k = keys[i]
       parts[#parts + 1] = (type(k) == "string") and ("." .. k) or ("[" .. tostring(k) .. "]")
     end
+    if depth > 20 then parts[#parts + 1] = "..." end
     failure = concat(parts) .. ": " .. msg
     error(EXPORT_FAIL, 0)
+  end
+  local function count(sv)
+    bytes = bytes + #sv
+    if bytes > max_bytes then
+      fail("too large: more than " .. max_bytes .. " bytes of string data (the host's "
+        .. "limits.max_payload); send a smaller value or split it")
+    end
   end
   local enc
   local function child(k, v)
     depth = depth + 1
     keys[depth] = k
-    if depth > MAX_DEPTH then fail("nested deeper than " .. MAX_DEPTH .. " levels") end
     enc(v)
     depth = depth - 1
   end
@@ -273,6 +398,7 @@ local function export(root)
     end
     local tv = type(v)
     if tv == "string" then
+      count(v)
       if utf8_len(v) then tags[nt] = "s"; nv = nv + 1; vals[nv] = v
       else tags[nt] = "x"; nv = nv + 1; vals[nv] = to_hex(v) end
     elseif tv == "number" then
@@ -299,22 +425,26 @@ local function export(root)
         onpath[v] = nil
         return
       end
-      local count, maxk, seq = 0, 0, true
+      tdepth = tdepth + 1
+      if tdepth > max_depth then
+        fail("nested deeper than " .. max_depth .. " levels")
+      end
+      local count_, maxk, seq = 0, 0, true
       for k in next, v do
-        count = count + 1
+        count_ = count_ + 1
         if seq then
           if math_type(k) == "integer" and k > 0 then
             if k > maxk then maxk = k end
           else seq = false end
         end
       end
-      if count == 0 then
+      if count_ == 0 then
         tags[nt] = IS_MAP[v] and "M" or "L"; nv = nv + 1; vals[nv] = 0
-      elseif seq and maxk <= 2 * count then
+      elseif seq and maxk <= 2 * count_ then
         tags[nt] = "L"; nv = nv + 1; vals[nv] = maxk
         for i = 1, maxk do child(i, rawget(v, i)) end
       else
-        tags[nt] = "M"; nv = nv + 1; vals[nv] = count
+        tags[nt] = "M"; nv = nv + 1; vals[nv] = count_
         for k, x in next, v do
           local tk = type(k)
           if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then
@@ -324,6 +454,7 @@ local function export(root)
           child(k, x)
         end
       end
+      tdepth = tdepth - 1
       onpath[v] = nil
     else
       fail("a Lua " .. tv .. " cannot be converted (only nil, booleans, numbers, "
@@ -335,7 +466,7 @@ local function export(root)
     if err == EXPORT_FAIL then return nil, failure end
     error(err, 0)
   end
-  return concat(tags), vals, nv
+  return concat(tags), vals, nv, bytes
 end
 
 -- ---------------------------------------------------------------------------
@@ -347,6 +478,12 @@ local BASE = {}
 local ENV_MT = {__index = BASE, __metatable = false}
 
 local sb = {}
+-- A userdata never reaches a script by design; if one ever did, its text (a Python
+-- repr with a heap address) must not.
+local function sb_tostring(v)
+  if type(v) == "userdata" then return "userdata" end
+  return tostring(v)
+end
 function sb.setmetatable(t, mt)
   if type(t) ~= "table" then error("bad argument #1 to 'setmetatable' (table expected)", 2) end
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
@@ -357,6 +494,8 @@ function sb.setmetatable(t, mt)
 end
 function sb.rawset(t, k, v)
   if PROTECTED[t] then error("attempt to modify a read-only table with rawset", 2) end
+  local mt = dbg_getmetatable(t)
+  if mt ~= nil and HOST_MT[mt] then error("cannot modify a host object with rawset", 2) end
   return rawset(t, k, v)
 end
 function sb.xpcall(f, handler, ...)
@@ -369,9 +508,10 @@ end
 function sb.print(...)
   local n = select("#", ...)
   local parts = {}
-  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  for i = 1, n do parts[i] = sb_tostring((select(i, ...))) end
   local text = concat(parts, "\t")
   if not utf8_len(text) then text = string_gsub(text, "[\128-\255]", "?") end
+  room()
   H.print(text)
 end
 
@@ -425,15 +565,200 @@ sbco.isyieldable = co_isyieldable
 -- os: only the clock functions (the rest reaches the host) -------------------
 local sbos = {time = os.time, clock = os.clock, date = os.date, difftime = os.difftime}
 
+-- ---------------------------------------------------------------------------
+-- 6b. Metered C functions: work the count hook cannot see is charged as instructions.
+-- ---------------------------------------------------------------------------
+-- A C function runs to completion between two VM instructions, so `table.move` over
+-- 2^60 slots or a backtracking pattern would run for hours unseen. Functions whose
+-- time is not proportional to memory they allocate (allocation is bounded by the
+-- memory limits and watched by the GC watch above) are wrapped here: the wrapper
+-- charges the work as instructions (1 per element, or per 32 bytes scanned), before the
+-- call when the size is known up front, so a huge request fails at once. Patterns are
+-- routed: the C matcher only when its worst case (about n^(q+1) steps for a subject of
+-- n bytes and q unbounded repetitions, doubled per `?`) is small, else the Lua matcher
+-- of `_lua_patterns` (PAT), whose every step the count hook meters.
+local CHEAP = 256
+local SAFE_WORK = 1e6
+-- the C functions, called as fields so their argument errors keep their names
+local C = {find = string.find, match = string.match, gmatch = string.gmatch,
+           gsub = string.gsub, byte = string.byte, unpack = string.unpack,
+           tonumber = tonumber, concat = table.concat, move = table.move,
+           insert = table.insert, remove = table.remove, sort = table.sort,
+           tunpack = table.unpack, len = utf8.len, codepoint = utf8.codepoint,
+           offset = utf8.offset}
+local str_len, math_max = string.len, math.max
+local PAT_COST = {}      -- pattern -> {q, questions}; cleared when it grows past 512
+local PAT_COST_N = 0
+
+local function abs_init(n, init)
+  if init == nil then return 1 end
+  if math_type(init) == nil then return 1 end
+  if init > 0 then return init end
+  if init == 0 then return 1 end
+  return math_max(n + init + 1, 1)
+end
+
+-- Worst-case C matcher steps for `pat` on `n` bytes (math.huge when unknown).
+local function pattern_work(pat, n, anchored_ok)
+  local c = PAT_COST[pat]
+  if c == nil then
+    local q = PAT and PAT.cost(pat, false) or 8
+    local _, questions = string_gsub(pat, "%?", "")
+    c = {q, questions}
+    if PAT_COST_N > 512 then PAT_COST = {}; PAT_COST_N = 0 end
+    PAT_COST[pat] = c
+    PAT_COST_N = PAT_COST_N + 1
+  end
+  local q, questions = c[1], c[2]
+  if questions > 20 then return math.huge end
+  local starts = (anchored_ok and string_byte(pat, 1) == 94) and 0 or 1   -- '^'
+  return (n + 1) ^ (q + starts) * 2 ^ questions * str_len(pat)
+end
+
+local function route(s, pat, init, anchored_ok)
+  -- true: use C (argument errors and number coercions are C's to report)
+  if type(s) ~= "string" or type(pat) ~= "string" then return true, 0 end
+  local n = #s - abs_init(#s, init) + 1
+  if n < 0 then n = 0 end
+  local work = pattern_work(pat, n, anchored_ok)
+  return work <= SAFE_WORK or PAT == nil, n
+end
+
+local function charge_span(n) if n > CHEAP then charge(n // 32) end end
+
+local function found(n, init, s, e, ...)
+  -- charge what a successful or failed C search scanned, then pass its results on
+  if s ~= nil and type(s) == "number" then charge_span(s - init) else charge_span(n) end
+  return s, e, ...
+end
+
+function string.find(s, pat, init, plain)
+  if plain and type(s) == "string" then
+    local i = abs_init(#s, init)
+    return found(#s - i + 1, i, C.find(s, pat, init, plain))
+  end
+  local use_c, n = route(s, pat, init, true)
+  if use_c then return found(n, abs_init(type(s) == "string" and #s or 0, init),
+                             C.find(s, pat, init, plain)) end
+  return PAT.find(s, pat, init, plain)
+end
+
+function string.match(s, pat, init)
+  local use_c, n = route(s, pat, init, true)
+  if use_c then charge_span(n); return C.match(s, pat, init) end
+  return PAT.match(s, pat, init)
+end
+
+function string.gmatch(s, pat, init)
+  local use_c, n = route(s, pat, init, false)
+  if use_c then charge_span(n); return C.gmatch(s, pat, init) end
+  return PAT.gmatch(s, pat, init)
+end
+
+function string.gsub(s, pat, repl, max_n)
+  local use_c, n = route(s, pat, nil, true)
+  if use_c then charge_span(n); return C.gsub(s, pat, repl, max_n) end
+  return PAT.gsub(s, pat, repl, max_n)
+end
+
+function string.byte(s, i, j)
+  if type(s) == "string" and j ~= nil and math_type(j) then
+    local n = #s
+    local a, b = abs_init(n, i), j < 0 and n + j + 1 or j
+    if b - a > CHEAP then charge(b - a) end
+  end
+  return C.byte(s, i, j)
+end
+
+function string.unpack(fmt, s, pos)
+  if type(s) == "string" then charge_span(#s) end
+  return C.unpack(fmt, s, pos)
+end
+
+local function sb_tonumber(v, base)
+  if type(v) == "string" then charge_span(#v) end
+  if base == nil then return C.tonumber(v) end
+  return C.tonumber(v, base)
+end
+
+-- table functions: one instruction per element touched
+local function span(t, i, j)
+  if type(t) ~= "table" then return 0 end
+  i = math_type(i) and i or 1
+  if j == nil then j = #t end
+  if math_type(j) == nil then return 0 end
+  local n = j - i + 1
+  return n > 0 and n or 0
+end
+function table.concat(t, sep, i, j)
+  local n = span(t, i, j)
+  if n > CHEAP then charge(n) end
+  return C.concat(t, sep, i, j)
+end
+function table.move(a1, f, e, t, a2)
+  if math_type(f) and math_type(e) and e >= f then
+    local n = e - f
+    if n > CHEAP then charge(n < 2^53 and n or 2^53) end
+  end
+  return C.move(a1, f, e, t, a2)
+end
+function table.insert(t, ...)
+  if select("#", ...) >= 2 and type(t) == "table" then
+    local pos = ...
+    if math_type(pos) then
+      local n = #t - pos
+      if n > CHEAP then charge(n) end
+    end
+  end
+  return C.insert(t, ...)
+end
+function table.remove(t, ...)
+  if type(t) == "table" and select("#", ...) >= 1 then
+    local pos = ...
+    if math_type(pos) then
+      local n = #t - pos
+      if n > CHEAP then charge(n) end
+    end
+  end
+  return C.remove(t, ...)
+end
+function table.sort(t, cmp)
+  if type(t) == "table" then
+    local n = #t
+    if n > 64 then charge(n * (math.log(n, 2) // 1 + 1)) end
+  end
+  return C.sort(t, cmp)
+end
+function table.unpack(t, i, j)
+  local n = span(t, i, j)
+  if n > CHEAP then charge(n) end
+  return C.tunpack(t, i, j)
+end
+
+function utf8.len(s, i, j, lax)
+  if type(s) == "string" then charge_span(#s) end
+  return C.len(s, i, j, lax)
+end
+function utf8.codepoint(s, i, j, lax)
+  if type(s) == "string" then charge_span(#s) end
+  return C.codepoint(s, i, j, lax)
+end
+function utf8.offset(s, n, i)
+  if type(s) == "string" then charge_span(#s) end
+  return C.offset(s, n, i)
+end
+
 local function install(name, value)
   if type(value) == "table" and not PROTECTED[value] then value = readonly_deep(value, name) end
   BASE[name] = value
 end
 
 for _, name in ipairs({"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-                       "tonumber", "tostring", "type", "rawequal", "rawget"}) do
+                       "type", "rawequal", "rawget"}) do
   BASE[name] = _G[name]
 end
+BASE.tonumber = sb_tonumber
+BASE.tostring = sb_tostring
 -- Userdata never reach scripts by design; if one ever did, its metatable (lupa's,
 -- shared by every Python object) must stay out of reach.
 BASE.getmetatable = function(v)
@@ -441,7 +766,7 @@ BASE.getmetatable = function(v)
   return getmetatable(v)
 end
 BASE._VERSION = _VERSION
-BASE.unpack = unpack                 -- Lua 5.1 name, used by Wippy scripts
+BASE.unpack = table.unpack           -- Lua 5.1 name, used by Wippy scripts
 BASE.setmetatable = sb.setmetatable
 BASE.rawset = sb.rawset
 BASE.xpcall = sb.xpcall
@@ -481,6 +806,7 @@ local function lazy_args(ok, ...)
 end
 
 local function build_lazy(g)
+  room()
   local chunk, err = load(g.bc, "=lazy", "b")
   if chunk == nil then error(err, 0) end
   local out = chunk(lazy_args(g.args()))
@@ -581,9 +907,10 @@ end
 -- ---------------------------------------------------------------------------
 local function new_process(spec, limit)
   -- P's integer keys are its tasks' threads (tid -> thread): no separate table. Four
-  -- string keys at most while idle (spec, budget, ntid, mod: one 4-node hash part):
-  -- `limit` only when it is not the runtime's default, `exhausted` only once true.
-  local P = {spec = spec, budget = limit, ntid = 0}
+  -- string keys at most while idle (spec, mem, ntid, mod: one 4-node hash part):
+  -- `limit` only when it is not the runtime's default, `exhausted` only once set.
+  -- `mem` is the process's memory balance in bytes (see after()).
+  local P = {spec = spec, mem = 0, ntid = 0}
   if limit ~= DEFAULT_LIMIT then P.limit = limit end
   return P
 end
@@ -710,12 +1037,125 @@ local function boxed(tag, from, ...)
   return tag, unpack(r, 1, r.n)
 end
 
+-- census(P): bytes reachable from P's own roots (its tasks' stacks and functions, its
+-- module, its libraries, script closures' upvalues and environments), counting each
+-- object once with Lua 5.5's sizes rounded up. Shared host objects are not counted:
+-- read-only modules, host metatables, the entry spec, host functions' upvalues.
+-- Only run when P's balance (below) says it may be over its quota: the walk costs
+-- time in proportion to what P holds.
+local dbg_getinfo, dbg_getlocal, dbg_getupvalue = debug.getinfo, debug.getlocal, debug.getupvalue
+local string_sub = string.sub
+local function census(P)
+  local seen, stack, n, total = {[P] = true}, {}, 0, 0
+  local function push(v)
+    local tv = type(v)
+    if (tv == "table" or tv == "string" or tv == "function" or tv == "thread")
+        and not seen[v] then
+      seen[v] = true
+      n = n + 1
+      stack[n] = v
+    end
+  end
+  if P.spec then seen[P.spec] = true end
+  for k, v in next, P do push(k); push(v) end
+  while n > 0 do
+    local v = stack[n]
+    stack[n] = nil
+    n = n - 1
+    local tv = type(v)
+    if tv == "string" then
+      total = total + 24 + #v
+    elseif tv == "table" then
+      total = total + 56
+      if not PROTECTED[v] then
+        for k, x in next, v do
+          total = total + 24
+          push(k)
+          push(x)
+        end
+        local mt = dbg_getmetatable(v)
+        if mt ~= nil and mt ~= ENV_MT and not HOST_MT[mt] then push(mt) end
+      end
+    elseif tv == "function" then
+      local info = dbg_getinfo(v, "Su")
+      total = total + 40 + 16 * info.nups
+      if string_byte(info.source, 1) == 64 then   -- '@': a script's function
+        for i = 1, info.nups do
+          local _, u = dbg_getupvalue(v, i)
+          push(u)
+        end
+      end
+    elseif tv == "thread" then
+      total = total + 1024
+      local level = 0
+      while true do
+        local info = dbg_getinfo(v, level, "f")
+        if info == nil then break end
+        push(info.func)
+        local i = 1
+        while true do
+          local name, x = dbg_getlocal(v, level, i)
+          if name == nil then break end
+          total = total + 16
+          push(x)
+          i = i + 1
+        end
+        i = -1
+        while true do
+          local name, x = dbg_getlocal(v, level, i)
+          if name == nil then break end
+          push(x)
+          i = i - 1
+        end
+        level = level + 1
+      end
+    end
+  end
+  return total
+end
+
+local kill
+
 -- after(...) sorts out what one resume gave, without building a table on the
 -- common paths (a command yield, a return of plain values).
-local function after(P, tid, co, ok, first, ...)
-  if P.exhausted then
+--
+-- Memory. `P.mem` is P's balance: the change of the runtime's heap during P's steps.
+-- It over-counts garbage P made that another step collected and under-counts garbage
+-- of others P's step collected, so it is only a trigger: once it passes the quota, a
+-- census of what P really holds replaces it, and P is stopped only if the census is
+-- over the quota too. So the process that holds the memory is the one stopped, never a
+-- sibling whose allocation happened to fail.
+local function after(P, tid, co, kib, ok, first, ...)
+  local now = gc_kib()
+  if now > GUARD_KIB then
+    -- The step took the runtime past its cap: what it made that is garbage goes now;
+    -- if the heap is still over, this step's process is the one that crossed the cap.
+    collectgarbage("collect")
+    if gc_kib() > GUARD_KIB then
+      kill(P)
+      P.exhausted = "memory"
+      collectgarbage("collect")
+      return "k", "memory"
+    end
+    now = gc_kib()
+  end
+  local held = P.mem + (now - kib) * 1024
+  if held < 0 then held = 0 end
+  P.mem = held
+  if held > QUOTA then
+    held = census(P)
+    P.mem = held
+    if held > QUOTA then
+      kill(P)
+      P.exhausted = "memory"
+      collectgarbage("collect")
+      return "q", held
+    end
+  end
+  local why = P.exhausted
+  if why then
     P[tid] = nil
-    return "k", BUDGET_MSG
+    return "k", why
   end
   if not ok then return failed(P, tid, co, first) end
   if co_status(co) == "dead" then
@@ -741,9 +1181,16 @@ end
 
 local function step(P, tid, ...)
   local co = P[tid]
-  if co == nil then return "e", "no such task " .. tostring(tid), "" end
-  P.budget = P.limit or DEFAULT_LIMIT
-  return after(P, tid, co, co_resume(co, ...))
+  if co == nil then
+    local why = P.exhausted
+    if why then return "k", why == true and "killed" or why end
+    return "e", "no such task " .. tostring(tid), ""
+  end
+  STEP_BUDGET = P.limit or DEFAULT_LIMIT
+  STEP_T0 = false
+  local kib = gc_kib()
+  STEP_KIB = kib
+  return after(P, tid, co, kib, co_resume(co, ...))
 end
 
 local function drop_task(P, tid)
@@ -756,11 +1203,11 @@ local function drop_tasks(P)
   end
 end
 
-local function kill(P)
+function kill(P)
   drop_tasks(P)
   -- `exhausted` is a new key (an idle P has none): after a failed allocation there may
   -- be no memory for it, and a P without tasks is finished anyway.
-  pcall(rawset, P, "exhausted", true)
+  if P.exhausted == nil then pcall(rawset, P, "exhausted", true) end
 end
 
 -- Drop the tasks but keep the instantiated module and the worker task `keep`
@@ -769,14 +1216,72 @@ local function reset(P, keep)
   local worker = keep and P[keep]
   drop_tasks(P)
   if worker then P[keep] = worker end
-  P.budget = P.limit or DEFAULT_LIMIT
   return not P.exhausted
 end
 
 -- ---------------------------------------------------------------------------
--- 9. The host table (Python only).
+-- 9. Calls into Python, and the host code loaded after the prelude.
+-- ---------------------------------------------------------------------------
+-- Strings that are not valid UTF-8 are boxed (lupa would fail to decode them and hand
+-- the script a Python exception object); room() first (see section 3).
+local function box_args(...)
+  local n = select("#", ...)
+  if n == 1 then
+    local v = ...
+    if type(v) == "string" and not utf8_len(v) then
+      return setmetatable({hex = to_hex(v)}, BIN)
+    end
+    return v
+  end
+  if n == 0 then return end
+  if not has_binary(1, ...) then return ... end
+  local r = pack(...)
+  box_binary(r, 1, n)
+  return unpack(r, 1, n)
+end
+
+local function clean_error(e)
+  if type(e) == "userdata" then   -- a Python exception lupa turned into a Lua error
+    return new_error("Internal", "a host call failed (the host log has the details)", false)
+  end
+  return e
+end
+local function guard_result(ok, ...)
+  if ok then return ... end
+  error(clean_error((...)), 0)
+end
+-- guard(f): f, a Python callback, as scripts may call it (directly or through a
+-- module): room, boxed arguments, and never a Python object as the error.
+local function guard(f)
+  return function(...)
+    room()
+    return guard_result(pcall(f, box_args(...)))
+  end
+end
+
+-- Host code loaded after the prelude (the modules' implementations, run with the real
+-- globals) gets a setmetatable that locks each host object metatable (one whose
+-- __metatable is a string: "channel", "timer"...) the first time it is used.
+local raw_setmetatable = setmetatable
+_G.setmetatable = function(t, mt)
+  if type(mt) == "table" and not HOST_MT[mt] then
+    local tag = rawget(mt, "__metatable")
+    if type(tag) == "string" then lock_mt(mt, tag) end
+  end
+  return raw_setmetatable(t, mt)
+end
+
+-- ---------------------------------------------------------------------------
+-- 10. The host table (Python only).
 -- ---------------------------------------------------------------------------
 return {
+  lock_mt = lock_mt,
+  raw_setmetatable = raw_setmetatable,
+  room = room,
+  charge = charge,
+  guard = guard,
+  census = census,
+  memory_of = function(P) return P.mem end,
   CMD = CMD,
   BASE = BASE,
   readonly = readonly,
@@ -815,7 +1320,6 @@ return {
     drop_tasks(P)
     if worker == nil or P.exhausted then return false end
     P[tid] = worker
-    P.budget = P.limit or DEFAULT_LIMIT
     return true
   end,
   step = step,
@@ -823,7 +1327,7 @@ return {
   kill = kill,
   reset = reset,
   set_opcodes = function(t) for k, v in pairs(t) do OPCODE[k] = v end end,
-  is_exhausted = function(P) return P.exhausted == true end,
+  is_exhausted = function(P) return P.exhausted ~= nil end,
   limit_of = function(P) return P.limit or DEFAULT_LIMIT end,
   current_process = current_process,
   new_error = new_error,
@@ -834,32 +1338,19 @@ return {
   mark_map = function(t) IS_MAP[t] = true; return t end,
   classify = classify,
   EXPORT = EXPORT,
-  -- export for Python: tags, node-value count, then either nil + the values (small)
-  -- or the values table (large: Python unpacks it in chunks).
+  -- export for Python: tags, node-value count, string bytes, then either nil + the
+  -- values (small) or the values table (large: Python unpacks it in chunks).
   export = function(v)
-    local tags, vals, nv = export(v)
+    local tags, vals, nv, bytes = export(v)
     if tags == nil then return nil, vals end
-    if nv <= 2000 then return tags, nv, nil, unpack(vals, 1, nv) end
-    return tags, nv, vals
+    if nv <= 2000 then return tags, nv, bytes, nil, unpack(vals, 1, nv) end
+    return tags, nv, bytes, vals
   end,
   unpack = unpack,
   BIN = BIN,
   -- the arguments, with strings that are not valid UTF-8 boxed (lupa would fail to
   -- decode them on the way into a Python callback)
-  box_args = function(...)
-    local n = select("#", ...)
-    if n == 1 then
-      local v = ...
-      if type(v) == "string" and not utf8_len(v) then
-        return setmetatable({hex = to_hex(v)}, BIN)
-      end
-      return v
-    end
-    if n == 0 then return end
-    local r = pack(...)
-    box_binary(r, 1, n)
-    return unpack(r, 1, n)
-  end,
+  box_args = box_args,
   unbox = function(v)
     if type(v) == "table" and dbg_getmetatable(v) == BIN then
       local function byte(h) return string.char(tonumber(h, 16)) end

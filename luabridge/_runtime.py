@@ -38,16 +38,27 @@ Sandbox (the Lua half is :mod:`._prelude`; this module configures lupa and drive
   ``string.dump``; ``require`` is per script and only resolves allow-listed modules and
   declared imports. The shared string metatable is locked (``getmetatable('')`` is
   ``false``); module tables are read-only proxies; ``setmetatable`` refuses ``__gc``.
-* Runaway loops: an instruction budget per resume (``instruction_budget``, charged by a
-  count hook every :data:`HOOK_STEP` instructions, installed by the host with
-  ``debug.sethook``, invisible to scripts). Memory bombs: ``max_memory`` for the whole
-  runtime; the allocation that crosses it fails inside the offending coroutine. Either
-  way :meth:`Sandbox.step` reports it and the driver ends *that* process with an
-  :class:`~beamish.actors.Error`; the other coroutines of the runtime are untouched.
-
-Known limits (documented, not enforced): the memory cap is per runtime, so a process
-that grows slowly *across* yields can make a neighbour's allocation fail; a pathological
-Lua pattern (``string.find`` backtracking) runs in C and is not charged by the budget.
+* Host objects (channels, messages, errors, timers, futures...) have locked metatables
+  (no field can be added, ``rawset`` refuses them) and keep what they stand for in
+  weak tables only the host reads: an object shared by processes (the inbox handle,
+  module constants) is immutable, every other one belongs to the process that asked.
+  Strings that are not UTF-8 are boxed before any call into Python, and a Python
+  exception never reaches a script as an object.
+* Limits (a :class:`~beamish.actors.Limits`, the host's ``limits:``; ``SECURITY.md``
+  has the threat model): a step (one resume, between two yields) may run
+  ``instruction_budget`` instructions and ``step_timeout`` seconds, counting the work
+  of C functions (the prelude meters them) and slow instructions (a GC-driven watch);
+  a process may hold ``process_memory`` bytes at the end of a step (a census of what
+  it reaches decides, so the holder is the one stopped, not a sibling); the runtime
+  may allocate ``memory`` bytes, and a step that leaves the heap over it ends its
+  process; a value leaving a script carries at most ``max_payload`` bytes of strings
+  and 200 levels of tables. Each failure ends *that* process with an
+  :class:`~beamish.actors.Error` whose ``details["reason"]`` names the limit.
+* The host never aborts: lupa pushes values into Lua where a failed allocation cannot
+  be handled (it would abort the process), so the allocator's cap sits one payload
+  plus 4 MiB above ``memory``; every call into Python first checks that headroom is
+  free (``room()`` in the prelude) and every conversion into Lua checks it before
+  building (:attr:`Converter.room`).
 
 Invariant: one thread at a time drives a sandbox (the trio thread for a host runtime,
 the workflow's thread for a workflow runtime). :attr:`Sandbox.current` is whatever the
@@ -65,8 +76,15 @@ from typing import Any
 from lupa import lua55 as _lua
 
 from beamish.actors._errors import Error, ErrorKind
+from beamish.actors._isolate import MAX_DEPTH
+from beamish.actors._limits import DEFAULT_LIMITS, Limits, MiB
 
 from ._convert import Converter
+
+try:  # TEMP until the pattern module lands
+    from ._lua_patterns import PATTERNS_LUA
+except ImportError:  # pragma: no cover
+    PATTERNS_LUA = None
 from ._prelude import PRELUDE
 
 __all__ = [
@@ -86,12 +104,18 @@ __all__ = [
 LUA_VERSION = (5, 5)
 #: Instructions a script may run between two yields before its process is ended
 #: (roughly 0.3-1 s of pure Lua on one core).
-DEFAULT_INSTRUCTION_BUDGET = 100_000_000
+DEFAULT_INSTRUCTION_BUDGET = DEFAULT_LIMITS.instruction_budget
 #: Memory cap of one runtime (all the processes of a host together).
-DEFAULT_MAX_MEMORY = 512 * 1024 * 1024
+DEFAULT_MAX_MEMORY = DEFAULT_LIMITS.memory
 #: Granularity of the budget: the count hook fires every HOOK_STEP instructions
 #: (measured: every 1,000 doubles the cost of a tight loop; every 10,000 adds ~5 %).
 HOOK_STEP = 10_000
+#: The hook step of a thread whose step grew the heap by more than FINE_KIB KiB: such
+#: a step may run slow instructions (``..`` or comparisons of multi-MiB strings).
+FINE_STEP = 100
+FINE_KIB = 4096
+#: Bytes of allocator headroom kept for the host's own pushes into Lua.
+_GUARD = 4 * 1024 * 1024
 
 LuaMemoryError = _lua.LuaMemoryError
 _log = logging.getLogger("beamish.lua")
@@ -217,12 +241,11 @@ class Sandbox:
 
     Parameters (all keyword-only):
 
-    ``max_memory``
-        Bytes the whole runtime may allocate (default :data:`DEFAULT_MAX_MEMORY`;
-        ``None`` for no cap).
-    ``instruction_budget``
-        Instructions a task may run per resume (default
-        :data:`DEFAULT_INSTRUCTION_BUDGET`).
+    ``limits``
+        The host's :class:`~beamish.actors.Limits` (default
+        :data:`~beamish.actors.DEFAULT_LIMITS`).
+    ``max_memory``, ``instruction_budget``
+        Shorthands overriding ``limits.memory`` and ``limits.instruction_budget``.
     ``deterministic``
         ``True`` for workflow runtimes: string hash seed 0, so ``pairs`` order is
         reproducible across OS processes.
@@ -231,22 +254,48 @@ class Sandbox:
     def __init__(
         self,
         *,
-        max_memory: int | None = DEFAULT_MAX_MEMORY,
-        instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET,
+        max_memory: int | None = None,
+        instruction_budget: int | None = None,
         deterministic: bool = False,
         name: str = "lua",
+        limits: Limits | None = None,
     ) -> None:
-        if instruction_budget < HOOK_STEP:
+        limits = limits or DEFAULT_LIMITS
+        if max_memory is not None:
+            limits = limits.with_(memory=max_memory)
+        if instruction_budget is not None:
+            limits = limits.with_(instruction_budget=instruction_budget)
+        if limits.instruction_budget < HOOK_STEP:
             raise ValueError(f"instruction_budget must be at least {HOOK_STEP}")
         self.name = name
-        self.instruction_budget = instruction_budget
+        self.limits = limits
+        self.instruction_budget = limits.instruction_budget
         self.deterministic = deterministic
+        self.max_memory = limits.memory
+        # The allocator's cap sits `guard` bytes (one payload and then some) above the
+        # scripts' cap (guard_kib): the host's own pushes into Lua always have that
+        # headroom (see room() in the prelude, Converter.room), since a failed
+        # allocation in a push would abort the process.
+        guard = limits.max_payload + _GUARD
         self.lua = new_lua_runtime(
-            max_memory=max_memory, string_hash_seed=0 if deterministic else None
+            max_memory=limits.memory + guard,
+            string_hash_seed=0 if deterministic else None,
         )
-        callbacks = self.lua.table_from({"print": self._print})
-        self.host = self.lua.execute(host_bytecode(PRELUDE, "prelude"), callbacks, HOOK_STEP,
-                                     instruction_budget, mode="b")
+        lua = self.lua
+        settings = lua.table_from({
+            "timeout": float(limits.step_timeout),
+            "quota": int(limits.process_memory),
+            "max_payload": int(limits.max_payload),
+            "max_depth": MAX_DEPTH,
+            "guard_kib": limits.memory / 1024,
+            "fine_step": FINE_STEP,
+            "fine_kib": FINE_KIB,
+        })
+        patterns = (lua.execute(host_bytecode(PATTERNS_LUA, "patterns"), mode="b")
+                    if PATTERNS_LUA else None)
+        callbacks = lua.table_from({"print": self._print})
+        self.host = lua.execute(host_bytecode(PRELUDE, "prelude"), callbacks, HOOK_STEP,
+                                limits.instruction_budget, settings, patterns, mode="b")
         h = self.host
         self.CMD = h.CMD
         self._step = h.step
@@ -270,7 +319,10 @@ class Sandbox:
         self._limit_of = h.limit_of
         self._lazy_modules = h.lazy_modules
         self._module = h.module
-        self.convert = Converter(self.lua, h)
+        #: ``guard(fn)``: a Python callback as module code may call it (see the prelude).
+        self.guard = h.guard
+        self.convert = Converter(self.lua, h, max_payload=limits.max_payload,
+                                 room=limits.memory + guard - _GUARD // 2)
         self.to_lua = self.convert.to_lua
         self.from_lua = self.convert.from_lua
         #: The driver whose task is running right now (set by the driver around step()).
@@ -442,21 +494,40 @@ class Sandbox:
         return r if type(r) is tuple else (r,)
 
     def step_failure(self, P: Any, r: tuple[Any, ...]) -> Error:
-        """The :class:`Error` for a failed step (tags ``e``, ``k``, ``m``/``M``)."""
+        """The :class:`Error` for a failed step (tags ``e``, ``k``, ``q``, ``m``/``M``)."""
         tag = r[0]
         if tag == "e":
             return self.lua_error(r[1], r[2])
         self.kill(P)
         if tag == "k":
+            why = r[1]
+            if why == "timeout":
+                return _stopped(
+                    f"a step ran longer than {self.limits.step_timeout:g} s without "
+                    "yielding (limits.step_timeout); look for an endless loop or a huge "
+                    "string operation", "step_timeout")
+            if why == "memory":
+                return _memory_error("the host's Lua memory is full", self.limits)
+            if why == "killed":
+                return _stopped("its Lua state was stopped by the host", "killed")
+            return _stopped(
+                f"instruction budget exceeded ({self._limit_of(P)} instructions without "
+                "yielding, limits.instruction_budget); look for an endless loop",
+                "instruction_budget")
+        if tag == "q":
+            mib = float(r[1]) / MiB
             return Error(
-                f"Lua process stopped: instruction budget exceeded ({self._limit_of(P)} "
-                "instructions without yielding; look for an endless loop)",
+                f"Lua process stopped: it holds about {mib:.1f} MiB, more than its "
+                f"limit of {self.limits.process_memory / MiB:g} MiB "
+                "(limits.process_memory of its host); look for an unbounded table or "
+                "string, or raise the limit",
                 kind=ErrorKind.INTERNAL,
                 retryable=False,
-                details={"reason": "instruction_budget"},
+                details={"reason": "process_memory", "held": int(r[1]),
+                         "limit": self.limits.process_memory},
             )
         if tag in ("m", "M"):
-            return _memory_error(str(r[1]))
+            return _memory_error(str(r[1]), self.limits)
         raise AssertionError(f"unexpected step tag {tag!r}")
 
     def lua_error(self, err: Any, traceback: Any = None) -> Error:
@@ -472,6 +543,10 @@ class Sandbox:
             return e
         if isinstance(err, str):
             return Error(err, kind=ErrorKind.UNKNOWN, stack=stack)
+        if isinstance(err, BaseException):  # a Python callback raised (a host bug)
+            _log.error("a host call failed inside Lua", exc_info=err)
+            return Error("a host call failed (the host log has the details)",
+                         kind=ErrorKind.INTERNAL, stack=stack)
         try:
             value = self.from_lua(err)
         except Error:
@@ -554,14 +629,19 @@ def _op_names() -> list[tuple[str, Any]]:
     return list(COMMANDS.items())
 
 
-def _memory_error(detail: str) -> Error:
+def _memory_error(detail: str, limits: Limits) -> Error:
     return Error(
-        "Lua process stopped: out of memory (the runtime's max_memory was reached; "
-        "look for an unbounded table or string)",
+        "Lua process stopped: out of memory (its host's Lua memory, limits.memory = "
+        f"{limits.memory / MiB:g} MiB, is full; look for an unbounded table or string)",
         kind=ErrorKind.INTERNAL,
         retryable=False,
         details={"reason": "max_memory", "lua": detail},
     )
+
+
+def _stopped(why: str, reason: str) -> Error:
+    return Error(f"Lua process stopped: {why}", kind=ErrorKind.INTERNAL, retryable=False,
+                 details={"reason": reason})
 
 
 def _clean_traceback(tb: str) -> str:

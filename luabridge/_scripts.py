@@ -30,13 +30,13 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from beamish.actors import current_context, current_values
+from beamish.actors import DEFAULT_HOST, DEFAULT_LIMITS, Limits, current_context, current_values
 from beamish.actors._errors import Error, ErrorKind
 
 from ._driver import Driver, result_of
 from ._entries import LuaEntrySpec
 from ._modules import install_modules
-from ._runtime import DEFAULT_INSTRUCTION_BUDGET, DEFAULT_MAX_MEMORY, Sandbox
+from ._runtime import Sandbox
 
 __all__ = ["FUNCTION_SANDBOX", "LuaScripts", "run_lua_process", "scripts_for"]
 
@@ -55,11 +55,17 @@ class LuaScripts:
     def __init__(
         self,
         *,
-        max_memory: int | None = DEFAULT_MAX_MEMORY,
-        instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET,
+        max_memory: int | None = None,
+        instruction_budget: int | None = None,
+        limits: Limits | None = None,
+        node: Any = None,
     ) -> None:
+        #: Overrides of every sandbox's limits (tests, embedding); else each host's
+        #: ``limits`` (:meth:`limits_of`).
         self.max_memory = max_memory
         self.instruction_budget = instruction_budget
+        self.limits = limits
+        self._node = weakref.ref(node) if node is not None else None
         self.specs: dict[str, LuaEntrySpec] = {}
         self._sandboxes: dict[str, Sandbox] = {}
         self._prepared: dict[tuple[int, str], Any] = {}
@@ -84,12 +90,31 @@ class LuaScripts:
         """The sandbox of host ``name`` (created with every module on first use)."""
         sb = self._sandboxes.get(name)
         if sb is None:
-            sb = Sandbox(max_memory=self.max_memory,
-                         instruction_budget=self.instruction_budget, name=name)
+            sb = Sandbox(max_memory=self.max_memory, instruction_budget=self.instruction_budget,
+                         name=name, limits=self.limits_of(name))
             install_modules(sb)
             sb.scripts = self  # the `registry` module reads entry metadata through it
             self._sandboxes[name] = sb
         return sb
+
+    def limits_of(self, host: str) -> Limits:
+        """The limits of host ``host``'s Lua runtime: its ``process.host`` entry's
+        ``limits``, else the node default host's, else the defaults (function calls
+        run in the caller's context, in the :data:`FUNCTION_SANDBOX`)."""
+        if self.limits is not None:
+            return self.limits
+        node = self._node() if self._node is not None else None
+        if node is None:
+            return DEFAULT_LIMITS
+        for name in (host, DEFAULT_HOST):
+            try:
+                h = node.host(name)
+            except Exception:
+                continue
+            limits = getattr(h, "limits", None)
+            if isinstance(limits, Limits):
+                return limits
+        return DEFAULT_LIMITS
 
     @property
     def sandboxes(self) -> Mapping[str, Sandbox]:
@@ -183,5 +208,5 @@ def scripts_for(node: Any) -> LuaScripts:
     """The :class:`LuaScripts` of ``node`` (created on first use)."""
     scripts = _by_node.get(node)
     if scripts is None:
-        scripts = _by_node[node] = LuaScripts()
+        scripts = _by_node[node] = LuaScripts(node=node)
     return scripts
