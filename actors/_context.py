@@ -83,7 +83,11 @@ class Context(abc.ABC):
 
     @abc.abstractmethod
     def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
-        """Send ``payload`` to ``dest`` (a PID, its string form or a registered name)."""
+        """Send ``payload`` to ``dest`` (a PID, its string form or a registered name).
+
+        Never blocks. Raises ``Error(RATE_LIMITED)`` (retryable) when the receiver's
+        mailbox is at its host's ``limits.mailbox_messages``; nothing is queued then.
+        """
 
     @abc.abstractmethod
     def inbox(self) -> ChannelLike:
@@ -130,6 +134,10 @@ class Context(abc.ABC):
 
         With ``name``: if the name is taken on that host, no process starts; the
         existing PID is returned and ``messages`` are delivered to it (spawn-or-signal).
+
+        Raises ``Error(RATE_LIMITED)`` (retryable) when this process already has its
+        host's ``limits.children`` live children, and ``Error(INVALID)`` when
+        ``messages`` has more than ``limits.spawn_messages``; nothing starts then.
         """
 
     def spawn_monitored(self, target: Target, *args: Any, **kw: Any) -> Pid:
@@ -161,7 +169,10 @@ class Context(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, dest: Pid | str, reason: str = "") -> None:
-        """Ask ``dest`` to stop: a CANCEL event with ``reason`` (cooperative)."""
+        """Ask ``dest`` to stop: a CANCEL event with ``reason`` (cooperative).
+
+        Raises ``Error(RATE_LIMITED)`` like :meth:`send` when ``dest``'s mailbox is full.
+        """
 
     @abc.abstractmethod
     def terminate(self, dest: Pid | str) -> None:

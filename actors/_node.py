@@ -321,6 +321,10 @@ class Node:
         if spawner is not None and spawner._children >= spawner._limits.children:
             raise children_error(spawner.pid, spawner._limits, spawner._children)
         args = isolate_args(req.args)
+        startup = []  # checked and copied before anything exists, so a bad one leaves no trace
+        for topic, payload in req.messages:
+            _check_topic(topic)
+            startup.append(Message(topic, None, isolate_args(tuple(payload))))
         values = dict(req.context) if req.context else None
         pid = host.next_pid()
         proc = Process(
@@ -346,9 +350,8 @@ class Node:
             if req.link:
                 proc._links = {parent}
                 self.link_one_way(parent, pid)
-        for topic, payload in req.messages:
-            _check_topic(topic)
-            proc._deliver(Message(topic, None, isolate_args(tuple(payload))))
+        for msg in startup:
+            proc._deliver(msg)
         assert self._nursery is not None
         self._nursery.start_soon(proc._run)
         return pid
@@ -723,4 +726,3 @@ class Node:
     def __repr__(self) -> str:
         state = "closing" if self._closing else ("running" if self._nursery else "new")
         return f"<Node {self.node_name or 'local'} {state} processes={len(self._procs)}>"
-

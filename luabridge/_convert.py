@@ -326,6 +326,9 @@ class Converter:
         """:meth:`to_lua` for a value arriving from outside (a message from a Python
         process): a value that cannot enter Lua becomes an error value the script can
         inspect, so the receiver is never the one harmed by what a sender sent."""
+        tp = type(value)
+        if tp is int and _INT_MIN <= value <= _INT_MAX or tp is bool or tp is float:
+            return value
         try:
             return self.to_lua(value)
         except ConversionError as exc:

@@ -94,6 +94,7 @@ from beamish.actors._errors import Error, ErrorKind, as_error
 
 from ._channels import INBOX, LChannel, Waiter
 from ._commands import BLOCKED, COMMANDS, HANDLERS
+from ._lib_core import OP_RECV
 from ._runtime import LuaMemoryError, Sandbox
 
 __all__ = [
@@ -323,7 +324,9 @@ class Driver:
                             break
                         if r[0] == 1:
                             try:
-                                if type(r[1]) is int:
+                                if r[1] == OP_RECV and r[2] is INBOX and self.inbox is None:
+                                    out = INBOX  # _ch_recv's answer, without the call
+                                elif type(r[1]) is int:
                                     out = HANDLERS[r[1]](self, tid, *r[2:])
                                 else:
                                     out = self._perform(COMMANDS.get(r[1]), r[1], tid, r[2:])

@@ -31,10 +31,10 @@ from typing import Any
 from beamish.actors._errors import Error, ErrorKind
 
 from ._channels import INBOX, LChannel, SendOnClosed, Waiter
-from ._commands import BLOCKED, command
+from ._commands import BLOCKED, OPCODES, command
 from ._convert import ConversionError
 
-__all__ = ["CORE_LUA", "install_core"]
+__all__ = ["CORE_LUA", "OP_RECV", "install_core"]
 
 CORE_LUA = r"""
 local host, H_call, H_send, INBOX_H, MAX_PAYLOAD = ...
@@ -68,19 +68,9 @@ end
 core.sync = sync
 core.box_args = box_args
 core.finish = finish
--- process.send: a string payload over the size limit fails here, before any copy
-core.H_send = function(dest, topic, ...)
-  room()
-  for i = 1, select("#", ...) do
-    local v = select(i, ...)
-    if type(v) == "string" and #v > MAX_PAYLOAD then
-      return false, host.new_error("Invalid", "value: too large: " .. #v .. " bytes of "
-        .. "string data, more than the host's limits.max_payload (" .. MAX_PAYLOAD
-        .. "); send a smaller value or split it", false)
-    end
-  end
-  return H_send(box_args(dest, topic, ...))
-end
+core.H_send = H_send   -- process.send checks sizes and boxes (see _lib_process)
+core.room = room
+core.MAX_PAYLOAD = MAX_PAYLOAD
 
 -- channels ---------------------------------------------------------------------
 -- Host objects are empty tables with a locked metatable (no field can be added, rawset
@@ -334,6 +324,11 @@ def _ch_recv(drv: Any, tid: int, h: Any) -> Any:
     ch.park_receiver(Waiter(drv, tid))
     drv.park_on(ch)
     return BLOCKED
+
+
+#: The opcode of ``ch_recv``: the driver answers a receive on a channel-less inbox
+#: itself (the hottest command).
+OP_RECV = OPCODES["ch_recv"]
 
 
 @command("ch_close")

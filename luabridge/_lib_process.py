@@ -76,16 +76,35 @@ local function send_result(ok, err)
   if ok == false then error(err, 3) end
   return nil, err
 end
+local room, MAX_PAYLOAD = core.room, core.MAX_PAYLOAD
+local function too_large(n)
+  error(errors.new{kind = errors.INVALID, retryable = false, message = "value: too large: "
+    .. n .. " bytes of string data, more than the host's limits.max_payload ("
+    .. MAX_PAYLOAD .. "); send a smaller value or split it"}, 3)
+end
+-- Strings that are not UTF-8 are boxed (see the prelude's box_args); a table payload
+-- is converted by Python, so room() first. An oversized string fails here.
 function process.send(dest, topic, ...)
-  if select("#", ...) == 1 then  -- the common case, without the boxing helper
+  if select("#", ...) == 1 and type(dest) == "string" and type(topic) == "string"
+      and utf8_len(dest) and utf8_len(topic) then  -- the common case
     local v = ...
-    if type(v) ~= "string" or utf8_len(v) then
-      local ok, err = H_send(dest, topic, v)
-      if ok then return true end
-      return send_result(ok, err)
+    local tv = type(v)
+    if tv == "string" then
+      if #v > MAX_PAYLOAD then too_large(#v) end
+      if not utf8_len(v) then return send_result(H_send(dest, topic, box_args(v))) end
+    elseif tv == "table" then
+      room()
     end
+    local ok, err = H_send(dest, topic, v)
+    if ok then return true end
+    return send_result(ok, err)
   end
-  return send_result(H_send(dest, topic, box_args(...)))
+  room()
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "string" and #v > MAX_PAYLOAD then too_large(#v) end
+  end
+  return send_result(H_send(box_args(dest, topic, ...)))
 end
 
 local function spawner(flags)

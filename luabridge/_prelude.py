@@ -183,7 +183,7 @@ local FINE_STEP, FINE_KIB = S.fine_step, S.fine_kib
 -- step may still spend lives in upvalues, not in every P.
 local STEP_BUDGET = DEFAULT_LIMIT   -- instructions left
 local STEP_T0 = false               -- os.clock() when the step was first checked
-local STEP_KIB = 0                  -- KiB in use when the step began
+local STEP_KIB = gc_kib()           -- KiB in use when the last step ended
 
 local function kill_hook() error(BUDGET_MSG, 0) end
 
@@ -581,7 +581,7 @@ local CHEAP = 256
 local SAFE_WORK = 1e6
 -- the C functions, called as fields so their argument errors keep their names
 local C = {find = string.find, match = string.match, gmatch = string.gmatch,
-           gsub = string.gsub, byte = string.byte, unpack = string.unpack,
+           gsub = string.gsub, byte = string.byte, unpack = string.unpack, rep = string.rep,
            tonumber = tonumber, concat = table.concat, move = table.move,
            insert = table.insert, remove = table.remove, sort = table.sort,
            tunpack = table.unpack, len = utf8.len, codepoint = utf8.codepoint,
@@ -632,7 +632,13 @@ local function found(n, init, s, e, ...)
   return s, e, ...
 end
 
-function string.find(s, pat, init, plain)
+-- Scripts get copies of the libraries with the metered functions; the host's own code
+-- (the modules' implementations) keeps the real tables and pays nothing.
+local function copy_lib(t) local c = {} for k, v in next, t do c[k] = v end return c end
+local SB_STRING, SB_TABLE, SB_UTF8 = copy_lib(string), copy_lib(table), copy_lib(utf8)
+STRING_MT.__index = SB_STRING          -- ("x"):find(...) is the metered one too
+
+function SB_STRING.find(s, pat, init, plain)
   if plain and type(s) == "string" then
     local i = abs_init(#s, init)
     return found(#s - i + 1, i, C.find(s, pat, init, plain))
@@ -643,25 +649,25 @@ function string.find(s, pat, init, plain)
   return PAT.find(s, pat, init, plain)
 end
 
-function string.match(s, pat, init)
+function SB_STRING.match(s, pat, init)
   local use_c, n = route(s, pat, init, true)
   if use_c then charge_span(n); return C.match(s, pat, init) end
   return PAT.match(s, pat, init)
 end
 
-function string.gmatch(s, pat, init)
+function SB_STRING.gmatch(s, pat, init)
   local use_c, n = route(s, pat, init, false)
   if use_c then charge_span(n); return C.gmatch(s, pat, init) end
   return PAT.gmatch(s, pat, init)
 end
 
-function string.gsub(s, pat, repl, max_n)
+function SB_STRING.gsub(s, pat, repl, max_n)
   local use_c, n = route(s, pat, nil, true)
   if use_c then charge_span(n); return C.gsub(s, pat, repl, max_n) end
   return PAT.gsub(s, pat, repl, max_n)
 end
 
-function string.byte(s, i, j)
+function SB_STRING.byte(s, i, j)
   if type(s) == "string" and j ~= nil and math_type(j) then
     local n = #s
     local a, b = abs_init(n, i), j < 0 and n + j + 1 or j
@@ -670,7 +676,17 @@ function string.byte(s, i, j)
   return C.byte(s, i, j)
 end
 
-function string.unpack(fmt, s, pos)
+-- rep's time follows the size of its result, except that it loops once per copy even
+-- when the copies are empty: (""):rep(2^62) allocates nothing and never ends
+function SB_STRING.rep(s, n, sep)
+  if math_type(n) and n > CHEAP and type(s) == "string" and #s == 0
+      and (sep == nil or (type(sep) == "string" and #sep == 0)) then
+    charge(n < 2^53 and n or 2^53)
+  end
+  return C.rep(s, n, sep)
+end
+
+function SB_STRING.unpack(fmt, s, pos)
   if type(s) == "string" then charge_span(#s) end
   return C.unpack(fmt, s, pos)
 end
@@ -690,19 +706,19 @@ local function span(t, i, j)
   local n = j - i + 1
   return n > 0 and n or 0
 end
-function table.concat(t, sep, i, j)
+function SB_TABLE.concat(t, sep, i, j)
   local n = span(t, i, j)
   if n > CHEAP then charge(n) end
   return C.concat(t, sep, i, j)
 end
-function table.move(a1, f, e, t, a2)
+function SB_TABLE.move(a1, f, e, t, a2)
   if math_type(f) and math_type(e) and e >= f then
     local n = e - f
     if n > CHEAP then charge(n < 2^53 and n or 2^53) end
   end
   return C.move(a1, f, e, t, a2)
 end
-function table.insert(t, ...)
+function SB_TABLE.insert(t, ...)
   if select("#", ...) >= 2 and type(t) == "table" then
     local pos = ...
     if math_type(pos) then
@@ -712,7 +728,7 @@ function table.insert(t, ...)
   end
   return C.insert(t, ...)
 end
-function table.remove(t, ...)
+function SB_TABLE.remove(t, ...)
   if type(t) == "table" and select("#", ...) >= 1 then
     local pos = ...
     if math_type(pos) then
@@ -722,28 +738,28 @@ function table.remove(t, ...)
   end
   return C.remove(t, ...)
 end
-function table.sort(t, cmp)
+function SB_TABLE.sort(t, cmp)
   if type(t) == "table" then
     local n = #t
     if n > 64 then charge(n * (math.log(n, 2) // 1 + 1)) end
   end
   return C.sort(t, cmp)
 end
-function table.unpack(t, i, j)
+function SB_TABLE.unpack(t, i, j)
   local n = span(t, i, j)
   if n > CHEAP then charge(n) end
   return C.tunpack(t, i, j)
 end
 
-function utf8.len(s, i, j, lax)
+function SB_UTF8.len(s, i, j, lax)
   if type(s) == "string" then charge_span(#s) end
   return C.len(s, i, j, lax)
 end
-function utf8.codepoint(s, i, j, lax)
+function SB_UTF8.codepoint(s, i, j, lax)
   if type(s) == "string" then charge_span(#s) end
   return C.codepoint(s, i, j, lax)
 end
-function utf8.offset(s, n, i)
+function SB_UTF8.offset(s, n, i)
   if type(s) == "string" then charge_span(#s) end
   return C.offset(s, n, i)
 end
@@ -766,15 +782,15 @@ BASE.getmetatable = function(v)
   return getmetatable(v)
 end
 BASE._VERSION = _VERSION
-BASE.unpack = table.unpack           -- Lua 5.1 name, used by Wippy scripts
+BASE.unpack = SB_TABLE.unpack        -- Lua 5.1 name, used by Wippy scripts
 BASE.setmetatable = sb.setmetatable
 BASE.rawset = sb.rawset
 BASE.xpcall = sb.xpcall
 BASE.print = sb.print
-install("string", string)            -- the real table, minus dump (removed above)
-install("table", table)
+install("string", SB_STRING)         -- metered copies (section 6b), minus dump
+install("table", SB_TABLE)
 install("math", math)
-install("utf8", utf8)
+install("utf8", SB_UTF8)
 install("os", sbos)
 install("coroutine", sbco)
 -- Not installed at all: load, loadstring, dofile, loadfile, require (per env, below),
@@ -1139,6 +1155,7 @@ local function after(P, tid, co, kib, ok, first, ...)
     end
     now = gc_kib()
   end
+  STEP_KIB = now
   local held = P.mem + (now - kib) * 1024
   if held < 0 then held = 0 end
   P.mem = held
@@ -1188,9 +1205,9 @@ local function step(P, tid, ...)
   end
   STEP_BUDGET = P.limit or DEFAULT_LIMIT
   STEP_T0 = false
-  local kib = gc_kib()
-  STEP_KIB = kib
-  return after(P, tid, co, kib, co_resume(co, ...))
+  -- the heap when the last step ended: what Python pushed since (this step's resume
+  -- values) is this step's too
+  return after(P, tid, co, STEP_KIB, co_resume(co, ...))
 end
 
 local function drop_task(P, tid)

@@ -406,6 +406,21 @@ async def test_a_spawn_with_too_many_start_up_messages_fails_before_anything_sta
             node.spawn(waiter, host=HOST, messages=[("m", ())] * 3)
 
 
+async def test_a_spawn_refused_for_a_bad_start_up_message_leaves_no_process_and_no_slot():
+    async with node_with(children=1) as node:
+
+        async def parent(ctx):
+            before = len(ctx._node.processes())
+            with pytest.raises(Error, match="reserved"):
+                ctx.spawn(waiter, messages=[("ok", ()), ("@bad", ())])
+            assert len(ctx._node.processes()) == before
+            kid = ctx.spawn(waiter)  # the one slot is still free
+            ctx.send(kid, "stop")
+            return ctx.statistics()["children"]
+
+        with trio.fail_after(BOUND):
+            assert await node.exec(parent, host=HOST) == 1
+
 # -- where the limits come from ----------------------------------------------------------------
 
 async def test_each_process_has_its_host_s_limits():

@@ -55,6 +55,8 @@ def reason(exit: ProcessExit) -> str:
 
 CPU_BOMBS = {
     "table.move over a huge range": "table.move({}, 1, 2^50, 2)",
+    "repeating an empty string 2^62 times": "string.rep('', 2^62)",
+    "repeating with an empty separator, as a method": "local e = '' e:rep(2^60, '')",
     "plain find on a MiB string, in a loop":
         "local s = string.rep('x', 4 * 2^20) while true do s:find('y', 1, true) end",
     "upper on a MiB string, in a loop":
