@@ -327,7 +327,7 @@ class Converter:
         process): a value that cannot enter Lua becomes an error value the script can
         inspect, so the receiver is never the one harmed by what a sender sent."""
         tp = type(value)
-        if tp is int and _INT_MIN <= value <= _INT_MAX or tp is bool or tp is float:
+        if (tp is int and _INT_MIN <= value <= _INT_MAX) or tp is bool or tp is float:
             return value
         try:
             return self.to_lua(value)
