@@ -104,11 +104,22 @@ class Limits:
         children's). Default 25,000: the spawn benchmark has one parent holding 20,000
         live monitored children; a Python child costs ~5 KB, so a spawn loop stops at
         ~120 MB.
+    ``processes``
+        Live processes of the whole host (every spawner together, so a tree of
+        spawners, a "fork bomb", stops too). Default 250,000: above the memory
+        benchmark's 100,000 idle processes on one host.
     ``timers``
         Live timers, tickers, ``after`` channels and sleeps (those beside other tasks)
         of one Lua process: a slot is held until the value is received, the timer is
         stopped, or its channel is garbage-collected (a live kernel timer costs
         ~7 KB: a trio task, its cancel scope and the channels).
+    ``calls``
+        Function calls in flight that one Lua process started with ``funcs.async``
+        (each is a task on the host until it completes).
+    ``listens``
+        Topics one process listens to at a time (``listen``; ``unlisten`` frees one).
+    ``names``
+        Names registered for one process at a time (released when it exits).
     ``spawn_messages``
         Start-up messages one spawn may carry (``with_message`` in Lua, ``messages=``
         in Python).
@@ -122,7 +133,11 @@ class Limits:
     mailbox_messages: int = 250_000
     mailbox_bytes: int = 64 * MiB
     children: int = 25_000
+    processes: int = 250_000
     timers: int = 10_000
+    calls: int = 10_000
+    listens: int = 10_000
+    names: int = 100
     spawn_messages: int = 1_000
 
     def with_(self, **changes: Any) -> Limits:
@@ -130,7 +145,7 @@ class Limits:
         return replace(self, **changes)
 
     @classmethod
-    def names(cls) -> tuple[str, ...]:
+    def settings(cls) -> tuple[str, ...]:
         """The setting names, in declaration order (the keys of ``limits:``)."""
         return tuple(f.name for f in fields(cls))
 
@@ -244,6 +259,17 @@ def children_error(pid: Any, limits: Limits, live: int) -> Error:
         f"cannot spawn: {pid} already has {live} live children",
         "wait for some to exit, or raise the limit",
         pid=pid,
+    )
+
+
+def processes_error(host: str, limits: Limits, live: int) -> Error:
+    """A spawn refused: host ``host`` already runs ``live`` processes."""
+    return limit_error(
+        "processes",
+        host,
+        limits.processes,
+        f"cannot spawn: host '{host}' already runs {live} processes",
+        "wait for some to exit, or raise the limit",
     )
 
 

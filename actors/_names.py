@@ -49,6 +49,10 @@ class NameRegistry:
         self._by_name[name] = pid
         self._by_pid.setdefault(pid, set()).add(name)
 
+    def names_held(self, pid: Pid) -> int:
+        """How many names ``pid`` holds."""
+        return len(self._by_pid.get(pid, ()))
+
     def lookup(self, name: str) -> Pid | None:
         return self._by_name.get(name)
 

@@ -49,6 +49,7 @@ from ._limits import (
     children_error,
     mailbox_bytes_error,
     mailbox_full_error,
+    processes_error,
     spawn_messages_error,
 )
 from ._message import Event, EventKind, Message
@@ -320,6 +321,8 @@ class Node:
         spawner = self._procs.get(parent) if parent is not None else None
         if spawner is not None and spawner._children >= spawner._limits.children:
             raise children_error(spawner.pid, spawner._limits, spawner._children)
+        if host.live >= host.limits.processes:
+            raise processes_error(host.name, host.limits, host.live)
         args = isolate_args(req.args)
         startup = []  # checked and copied before anything exists, so a bad one leaves no trace
         for topic, payload in req.messages:

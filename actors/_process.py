@@ -64,7 +64,7 @@ from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
 from ._functions import Future, KernelFuture
 from ._isolate import isolate
-from ._limits import DEFAULT_LIMITS, Limits, SizedMessage
+from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
 from ._message import Event, EventKind, Message
 from ._pid import Pid
 
@@ -393,6 +393,11 @@ class Process(Context):
             self._topics = {}
         ch = self._topics.get(topic)
         if ch is None:
+            if len(self._topics) >= self._limits.listens:
+                raise limit_error("listens", self.pid.host, self._limits.listens,
+                                  f"cannot listen to {topic!r}: {self.pid} already listens "
+                                  f"to {len(self._topics)} topics",
+                                  "unlisten some first, or raise the limit", pid=self.pid)
             ch = self._topics[topic] = Channel(topic, self)
             for msg in self._take_backlog(topic):
                 ch.put_nowait(msg)
@@ -498,7 +503,13 @@ class Process(Context):
         self._node._terminate(dest)
 
     def register(self, name: str, pid: Pid | None = None) -> None:
-        self._node.register(name, pid if pid is not None else self.pid)
+        target = pid if pid is not None else self.pid
+        held = self._node.names.names_held(target)
+        if held >= self._limits.names and self._node.names.lookup(name) != target:
+            raise limit_error("names", self.pid.host, self._limits.names,
+                              f"cannot register {name!r}: {target} already has {held} names",
+                              "unregister some first, or raise the limit", pid=self.pid)
+        self._node.register(name, target)
 
     def lookup(self, name: str) -> Pid:
         return self._node.lookup(name)

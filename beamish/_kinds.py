@@ -131,7 +131,7 @@ def parse_limits(raw: object, where: str = "limits") -> Limits:
     Raises ``ValueError`` naming the key, the value and the valid keys."""
     from beamish.supervision._duration import parse_duration
 
-    names = Limits.names()
+    names = Limits.settings()
     valid = "valid keys: " + ", ".join(names)
     if raw is None:
         return Limits()

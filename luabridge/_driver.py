@@ -125,6 +125,7 @@ class Driver:
         "P",
         "_values",
         "cache",
+        "calls",
         "ctx",
         "held",
         "hib",
@@ -173,6 +174,8 @@ class Driver:
         #: Bytes of strings this process's channels buffer (Python copies: outside the
         #: Lua heap, so counted here against ``limits.process_memory``).
         self.held = 0
+        #: Futures of the ``funcs.async`` calls this process started (``limits.calls``).
+        self.calls: list[Any] | None = None
         #: The events demultiplexer, from the first exec that waits beside siblings.
         self.router: ExitRouter | None = None
         #: May this driver hibernate its process (a kernel process body, see below).

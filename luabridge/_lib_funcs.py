@@ -212,10 +212,29 @@ def _call_async(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) ->
         func_id = _check_id(func_id)
         kw = _call_settings(drv, ex)
         payload = tuple(sb.from_lua(a) for a in args)
+        pending = _calls_room(drv)
         fut = drv.ctx.call_async(func_id, *payload, **kw)
     except Error as exc:
         return _nil_err(drv, exc, func_id)
+    pending.append(fut)
     return (0, _FutureRef(fut))
+
+
+def _calls_room(drv: Any) -> list[Any]:
+    """The process's in-flight async calls, with room for one more (``limits.calls``)."""
+    pending = drv.calls
+    if pending is None:
+        pending = drv.calls = []
+    limit = drv.sb.limits.calls
+    if len(pending) >= limit:
+        pending[:] = [f for f in pending if not f.is_complete()]
+        if len(pending) >= limit:
+            raise Error(
+                f"cannot start a call: this process already has {len(pending)} calls in "
+                f"flight (limits.calls of its host is {limit}); wait for some to complete, "
+                "or raise the limit", kind=ErrorKind.RATE_LIMITED, retryable=True,
+                details={"limit": "calls", "value": limit})
+    return pending
 
 
 def _ref(h: Any) -> _FutureRef:

@@ -602,9 +602,9 @@ end
 local function pattern_work(pat, n, anchored_ok)
   local c = PAT_COST[pat]
   if c == nil then
-    local q = PAT and PAT.cost(pat, false) or 8
-    local _, questions = string_gsub(pat, "%?", "")
-    c = {q, questions}
+    -- q repetitions, k optional items, r back-references (see _lua_patterns.cost)
+    local q, k, r = PAT.cost(pat, false)
+    c = {q + r, k}
     if PAT_COST_N > 512 then PAT_COST = {}; PAT_COST_N = 0 end
     PAT_COST[pat] = c
     PAT_COST_N = PAT_COST_N + 1
@@ -621,7 +621,7 @@ local function route(s, pat, init, anchored_ok)
   local n = #s - abs_init(#s, init) + 1
   if n < 0 then n = 0 end
   local work = pattern_work(pat, n, anchored_ok)
-  return work <= SAFE_WORK or PAT == nil, n
+  return work <= SAFE_WORK, n
 end
 
 local function charge_span(n) if n > CHEAP then charge(n // 32) end end

@@ -80,11 +80,7 @@ from beamish.actors._isolate import MAX_DEPTH
 from beamish.actors._limits import DEFAULT_LIMITS, Limits, MiB
 
 from ._convert import Converter
-
-try:  # TEMP until the pattern module lands
-    from ._lua_patterns import PATTERNS_LUA
-except ImportError:  # pragma: no cover
-    PATTERNS_LUA = None
+from ._lua_patterns import PATTERNS_LUA
 from ._prelude import PRELUDE
 
 __all__ = [
@@ -291,8 +287,7 @@ class Sandbox:
             "fine_step": FINE_STEP,
             "fine_kib": FINE_KIB,
         })
-        patterns = (lua.execute(host_bytecode(PATTERNS_LUA, "patterns"), mode="b")
-                    if PATTERNS_LUA else None)
+        patterns = lua.execute(host_bytecode(PATTERNS_LUA, "patterns"), mode="b")
         callbacks = lua.table_from({"print": self._print})
         self.host = lua.execute(host_bytecode(PRELUDE, "prelude"), callbacks, HOOK_STEP,
                                 limits.instruction_budget, settings, patterns, mode="b")

@@ -439,7 +439,7 @@ def test_the_defaults_leave_room_for_the_benchmarks():
     # bench_spawn holds 20,000 live monitored children of one parent.
     assert DEFAULT_LIMITS.mailbox_messages >= 200_000
     assert DEFAULT_LIMITS.children >= 20_000
-    assert all(getattr(DEFAULT_LIMITS, n) > 0 for n in Limits.names())
+    assert all(getattr(DEFAULT_LIMITS, n) > 0 for n in Limits.settings())
     assert not math.isinf(DEFAULT_LIMITS.step_timeout)
 
 

@@ -90,7 +90,7 @@ def test_a_bad_limits_entry_is_a_load_error_naming_entry_key_value_and_valid_key
     assert message.startswith("entry 'q:workers' (")
     assert "app.yaml" in message
     assert problem in message
-    assert "valid keys: " + ", ".join(Limits.names()) in message
+    assert "valid keys: " + ", ".join(Limits.settings()) in message
 
 
 LUA = """

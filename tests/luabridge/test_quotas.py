@@ -303,3 +303,83 @@ async def test_a_hand_made_builder_with_too_many_messages_is_refused_at_the_spaw
     assert result["ok"] is True
     assert_refused(result, "spawn_messages", 20, kind="Invalid", retryable=False)
     assert "cannot spawn with 50 start-up messages" in result["message"]
+
+
+
+async def test_a_spawn_tree_stops_at_the_hosts_process_limit():
+    scripts = LuaScripts()
+    async with Node() as node:
+        node.add_host(LocalHost("t:host", limits=Limits(processes=300, children=50)))
+        lua(scripts, node, "t:fork", """
+            return {main = function(report)
+              for i = 1, 50 do
+                local pid, err = process.spawn("t:fork", "t:host", report)
+                if not pid then process.send(report, "refused", tostring(err)) break end
+              end
+              process.inbox():receive()
+            end}""")
+
+        async def collector(ctx):
+            ctx.spawn("t:fork", str(ctx.pid), host="t:host")
+            msg = await ctx.receive(timeout=30)
+            return msg.topic, msg.data
+
+        with trio.fail_after(60):
+            topic, text = await node.exec(collector)
+        assert topic == "refused"
+        assert "limits.processes" in text
+        assert node.host("t:host").statistics()["live"] <= 300
+
+
+async def test_async_calls_in_flight_are_bounded():
+    scripts = LuaScripts(limits=Limits(calls=20))
+    async with Node() as node:
+        lua(scripts, node, "t:slow", """
+            return {main = function() time.sleep("50ms") return 1 end}""",
+            kind="function.lua")
+        lua(scripts, node, "t:flood", """
+            return {main = function()
+              local futures, refused = {}, nil
+              for i = 1, 100 do
+                local f, err = funcs.async("t:slow")
+                if not f then refused = err break end
+                futures[#futures + 1] = f
+              end
+              for _, f in ipairs(futures) do f:channel():receive() end
+              local again = funcs.async("t:slow")   -- the slots are free again
+              return {#futures, refused and refused:kind(), tostring(refused), again ~= nil}
+            end}""")
+        with trio.fail_after(60):
+            started, kind, text, again = await node.exec("t:flood")
+        assert started == 20
+        assert kind == "RATE_LIMITED" or kind == "RateLimited"
+        assert "limits.calls" in text
+        assert again is True
+
+
+async def test_listens_and_names_per_process_are_bounded():
+    scripts = LuaScripts()
+    async with Node() as node:
+        node.add_host(LocalHost("t:host", limits=Limits(listens=5, names=3)))
+        lua(scripts, node, "t:grab", """
+            return {main = function()
+              local listens, names = 0, 0
+              local lerr, nerr
+              for i = 1, 10 do
+                local ok, e = pcall(process.listen, "topic" .. i)
+                if not ok then lerr = tostring(e) break end
+                listens = listens + 1
+              end
+              for i = 1, 10 do
+                local ok, e = process.registry.register("name" .. i)
+                if not ok then nerr = tostring(e) break end
+                names = names + 1
+              end
+              process.unlisten(process.listen("topic1"))
+              local again = pcall(process.listen, "fresh")
+              return {listens, names, lerr, nerr, again}
+            end}""")
+        listens, names, lerr, nerr, again = await node.exec("t:grab", host="t:host")
+        assert (listens, names) == (5, 3)
+        assert "limits.listens" in lerr and "limits.names" in nerr
+        assert again is True

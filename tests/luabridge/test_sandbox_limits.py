@@ -15,12 +15,6 @@ from lua_helpers import HEARTBEAT, lua, ping
 from beamish.actors import Limits, Node, ProcessExit
 from beamish.luabridge import LuaScripts
 
-try:  # TEMP
-    from beamish.luabridge._lua_patterns import PATTERNS_LUA as _P  # noqa: F401
-    _HAS_LUA_MATCHER = True
-except ImportError:
-    _HAS_LUA_MATCHER = False
-
 MiB = 1024 * 1024
 LIMITS = Limits(memory=256 * MiB, process_memory=32 * MiB, step_timeout=0.5)
 
@@ -96,11 +90,22 @@ async def test_a_runaway_step_is_stopped_and_siblings_keep_answering(name):
     assert reason(exit) in ("step_timeout", "instruction_budget"), exit
 
 
-@pytest.mark.skipif(not _HAS_LUA_MATCHER, reason="TEMP: the Lua pattern matcher lands next")
-async def test_a_backtracking_pattern_is_stopped_and_siblings_keep_answering():
-    exit = await run_bomb("""return {main = function()
-        return string.find(string.rep("a", 5000), string.rep("a*", 12) .. "b")
-    end}""")
+BACKTRACKING = {
+    "nested repetitions": 'string.find(string.rep("a", 5000), string.rep("a*", 12) .. "b")',
+    "lazy repetitions": 'string.find(string.rep("a", 100000), ".-.-.-.-b")',
+    "optional items":
+        'string.match(string.rep("a", 40), string.rep("a?", 40) .. string.rep("a", 40) .. "b")',
+    "back-references": 'string.find(string.rep("a", 20000), "(.-)%1b")',
+    "gsub with a costly pattern": 'string.gsub(string.rep("a", 20000), "a*a*a*b", "x")',
+    "gmatch with a costly pattern":
+        'for _ in string.gmatch(string.rep("a", 50000), "a-a-a-b") do end',
+    "as a method": 'local s = string.rep("a", 50000) s:match("^(.-)(.-)(.-)b")',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKTRACKING))
+async def test_a_backtracking_pattern_is_stopped_and_siblings_keep_answering(name):
+    exit = await run_bomb(f"return {{main = function() {BACKTRACKING[name]} end}}")
     assert reason(exit) in ("step_timeout", "instruction_budget"), exit
 
 
