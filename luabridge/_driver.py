@@ -116,6 +116,8 @@ HIBERNATE_IDLE = 0.001
 #: ``Driver.parked`` when every task waits on mailbox channels (the wait loop's case).
 _ALL = object()
 _NO_VALUES: Mapping[str, Any] = {}
+#: The step result a receive on the inbox stands for (the prelude answers it as 4).
+_INBOX_RECV = (1, OP_RECV, INBOX)
 
 
 class Driver:
@@ -322,12 +324,15 @@ class Driver:
                             r = sb._step(self.P, tid, *resume)
                         except LuaMemoryError as exc:
                             r = ("M", str(exc))
-                        if type(r) is int:  # 3: a bare coroutine.yield(): requeue
-                            ready.append((tid, ()))
-                            break
+                        if type(r) is int:
+                            if r == 3:  # a bare coroutine.yield(): requeue
+                                ready.append((tid, ()))
+                                break
+                            # 4: a receive on the inbox (the hottest command, as one int)
+                            r = _INBOX_RECV
                         if r[0] == 1:
                             try:
-                                if r[1] == OP_RECV and r[2] is INBOX and self.inbox is None:
+                                if r is _INBOX_RECV and self.inbox is None:
                                     out = INBOX  # _ch_recv's answer, without the call
                                 elif type(r[1]) is int:
                                     out = HANDLERS[r[1]](self, tid, *r[2:])

@@ -241,6 +241,7 @@ def install_core(sb: Any) -> Any:
             "a channel cannot leave its process (send values, not channels)"
         )
 
+    sb.host.set_inbox(INBOX)
     sb.convert.register_tag("C", refuse_channel)
     sb.convert.register_tag("P", lambda plain: plain)
     sb.convert.register_tag("G", lambda plain: plain)

@@ -196,8 +196,9 @@ local function exhaust(co, P, why)
   error(BUDGET_MSG, 0)
 end
 
--- Wall time is read lazily: the first check of a step starts its clock, so a step that
--- never reaches a check (the common case: a few hundred instructions) costs nothing.
+-- The step's time (CPU time of the process, os.clock) is read lazily: the first check
+-- of a step starts its clock, so a step that never reaches a check (the common case:
+-- a few hundred instructions) costs nothing.
 local function over_time()
   local t0 = STEP_T0
   if not t0 then STEP_T0 = os_clock(); return false end
@@ -264,9 +265,10 @@ end
 
 -- Room for the host. A Python callback's arguments and results are pushed by lupa
 -- where a failed allocation cannot be handled (it would abort the host), so before
--- any call into Python the heap must have S.guard_kib of headroom below the cap. If it
--- has not (the running step filled it), a full collection is tried, and then the
--- running process is stopped: it is the one that filled the heap within its step.
+-- any call into Python the heap must be under the scripts' cap (GUARD_KIB; the
+-- allocator's cap is higher, and the difference is the host's headroom). If it is not
+-- (the running step filled it), a full collection is tried, and then the running
+-- process is stopped: it is the one that filled the heap within its step.
 local function room()
   if gc_kib() > GUARD_KIB then
     collectgarbage("collect")
@@ -411,9 +413,12 @@ local function export(root)
       onpath[v] = true
       if mt == ERR_MT then
         tags[nt] = "E"
+        tdepth = tdepth + 1   -- an error's details nest like a table's fields
+        if tdepth > max_depth then fail("nested deeper than " .. max_depth .. " levels") end
         child("kind", rawget(v, "__kind")); child("message", rawget(v, "__message"))
         child("retryable", rawget(v, "__retryable")); child("details", rawget(v, "__details"))
         child("stack", rawget(v, "__stack"))
+        tdepth = tdepth - 1
         onpath[v] = nil
         return
       end
@@ -572,11 +577,12 @@ local sbos = {time = os.time, clock = os.clock, date = os.date, difftime = os.di
 -- 2^60 slots or a backtracking pattern would run for hours unseen. Functions whose
 -- time is not proportional to memory they allocate (allocation is bounded by the
 -- memory limits and watched by the GC watch above) are wrapped here: the wrapper
--- charges the work as instructions (1 per element, or per 32 bytes scanned), before the
--- call when the size is known up front, so a huge request fails at once. Patterns are
+-- charges the work as instructions before the call (1 per element, so a huge request
+-- fails at once), or, for a scan whose length is only known afterwards, checks the
+-- step's time (see scan). Patterns are
 -- routed: the C matcher only when its worst case (about n^(q+1) steps for a subject of
--- n bytes and q unbounded repetitions, doubled per `?`) is small, else the Lua matcher
--- of `_lua_patterns` (PAT), whose every step the count hook meters.
+-- n bytes and q unbounded repetitions or back-references, doubled per `?`) is small,
+-- else the Lua matcher of `_lua_patterns` (PAT), whose every step the hook meters.
 local CHEAP = 256
 local SAFE_WORK = 1e6
 -- the C functions, called as fields so their argument errors keep their names
@@ -587,7 +593,7 @@ local C = {find = string.find, match = string.match, gmatch = string.gmatch,
            tunpack = table.unpack, len = utf8.len, codepoint = utf8.codepoint,
            offset = utf8.offset}
 local str_len, math_max = string.len, math.max
-local PAT_COST = {}      -- pattern -> {q, questions}; cleared when it grows past 512
+local PAT_COST = {}      -- pattern -> {q + r, k}; cleared when it grows past 512
 local PAT_COST_N = 0
 
 local function abs_init(n, init)
@@ -624,12 +630,20 @@ local function route(s, pat, init, anchored_ok)
   return work <= SAFE_WORK, n
 end
 
-local function charge_span(n) if n > CHEAP then charge(n // 32) end end
-
-local function found(n, init, s, e, ...)
-  -- charge what a successful or failed C search scanned, then pass its results on
-  if s ~= nil and type(s) == "number" then charge_span(s - init) else charge_span(n) end
-  return s, e, ...
+-- A scan of n bytes (find, match, utf8.len...): its real length is unknown before the
+-- call (a search may stop at once), so it is not charged in full; a long one checks the
+-- step's time first and pays 1 instruction per 4 KiB. Each such call is bounded by the
+-- size of a string, so a loop of them is bounded by these checks.
+local BIG_SCAN = 65536
+local function scan(n)
+  if n > BIG_SCAN then
+    charge(n // 4096)
+    if over_time() then
+      local co = co_running()
+      local P = OWNER[co]
+      if P ~= nil then exhaust(co, P, "timeout") end
+    end
+  end
 end
 
 -- Scripts get copies of the libraries with the metered functions; the host's own code
@@ -638,32 +652,32 @@ local function copy_lib(t) local c = {} for k, v in next, t do c[k] = v end retu
 local SB_STRING, SB_TABLE, SB_UTF8 = copy_lib(string), copy_lib(table), copy_lib(utf8)
 STRING_MT.__index = SB_STRING          -- ("x"):find(...) is the metered one too
 
+-- (the C functions are tail-called, so their errors name the script's line)
 function SB_STRING.find(s, pat, init, plain)
   if plain and type(s) == "string" then
-    local i = abs_init(#s, init)
-    return found(#s - i + 1, i, C.find(s, pat, init, plain))
+    scan(#s)
+    return C.find(s, pat, init, plain)
   end
   local use_c, n = route(s, pat, init, true)
-  if use_c then return found(n, abs_init(type(s) == "string" and #s or 0, init),
-                             C.find(s, pat, init, plain)) end
+  if use_c then scan(n); return C.find(s, pat, init, plain) end
   return PAT.find(s, pat, init, plain)
 end
 
 function SB_STRING.match(s, pat, init)
   local use_c, n = route(s, pat, init, true)
-  if use_c then charge_span(n); return C.match(s, pat, init) end
+  if use_c then scan(n); return C.match(s, pat, init) end
   return PAT.match(s, pat, init)
 end
 
 function SB_STRING.gmatch(s, pat, init)
   local use_c, n = route(s, pat, init, false)
-  if use_c then charge_span(n); return C.gmatch(s, pat, init) end
+  if use_c then scan(n); return C.gmatch(s, pat, init) end
   return PAT.gmatch(s, pat, init)
 end
 
 function SB_STRING.gsub(s, pat, repl, max_n)
   local use_c, n = route(s, pat, nil, true)
-  if use_c then charge_span(n); return C.gsub(s, pat, repl, max_n) end
+  if use_c then scan(n); return C.gsub(s, pat, repl, max_n) end
   return PAT.gsub(s, pat, repl, max_n)
 end
 
@@ -687,12 +701,12 @@ function SB_STRING.rep(s, n, sep)
 end
 
 function SB_STRING.unpack(fmt, s, pos)
-  if type(s) == "string" then charge_span(#s) end
+  if type(s) == "string" then scan(#s) end
   return C.unpack(fmt, s, pos)
 end
 
 local function sb_tonumber(v, base)
-  if type(v) == "string" then charge_span(#v) end
+  if type(v) == "string" then scan(#v) end
   if base == nil then return C.tonumber(v) end
   return C.tonumber(v, base)
 end
@@ -752,15 +766,15 @@ function SB_TABLE.unpack(t, i, j)
 end
 
 function SB_UTF8.len(s, i, j, lax)
-  if type(s) == "string" then charge_span(#s) end
+  if type(s) == "string" then scan(#s) end
   return C.len(s, i, j, lax)
 end
 function SB_UTF8.codepoint(s, i, j, lax)
-  if type(s) == "string" then charge_span(#s) end
+  if type(s) == "string" then scan(#s) end
   return C.codepoint(s, i, j, lax)
 end
 function SB_UTF8.offset(s, n, i)
-  if type(s) == "string" then charge_span(#s) end
+  if type(s) == "string" then scan(#s) end
   return C.offset(s, n, i)
 end
 
@@ -1026,6 +1040,7 @@ end
 --   1, op, ...     the task yielded a command (op: its number, see set_opcodes, or
 --                  its name when it has none)
 --   3              the task yielded without a command (requeue it)
+--   4              the task receives from its inbox (1, "ch_recv", INBOX_H in short)
 --   2, n, ...      the task returned n values
 --   "e", err, tb   the task raised err; tb is the Lua traceback
 --   "k", msg       the process is out of instruction budget (whatever the task did)
@@ -1131,6 +1146,7 @@ local function census(P)
 end
 
 local kill
+local INBOX_H   -- the Python inbox handle (set_inbox): its receive is answered as 4
 
 -- after(...) sorts out what one resume gave, without building a table on the
 -- common paths (a command yield, a return of plain values).
@@ -1190,8 +1206,10 @@ local function after(P, tid, co, kib, ok, first, ...)
     return 2, n, ...
   end
   if rawequal(first, CMD) then
-    if has_binary(2, ...) then return boxed(1, 2, OPCODE[(...)] or (...), select(2, ...)) end
-    return 1, OPCODE[(...)] or (...), select(2, ...)
+    local op, h = ...
+    if op == "ch_recv" and rawequal(h, INBOX_H) then return 4 end
+    if has_binary(2, ...) then return boxed(1, 2, OPCODE[op] or op, select(2, ...)) end
+    return 1, OPCODE[op] or op, select(2, ...)
   end
   return 3
 end
@@ -1344,6 +1362,7 @@ return {
   kill = kill,
   reset = reset,
   set_opcodes = function(t) for k, v in pairs(t) do OPCODE[k] = v end end,
+  set_inbox = function(h) INBOX_H = h end,
   is_exhausted = function(P) return P.exhausted ~= nil end,
   limit_of = function(P) return P.limit or DEFAULT_LIMIT end,
   current_process = current_process,

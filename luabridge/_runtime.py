@@ -175,9 +175,11 @@ def host_bytecode(source: str, name: str) -> bytes:
     can never load bytecode: their only loader is the prelude's ``compile`` (text mode),
     and ``load``/``string.dump`` are out of their reach.
 
-    ``name`` becomes the chunk name (``[string "name"]`` in messages, which
-    :func:`_clean_traceback` drops from script stacks). Thread-safe: workflow runs build
-    sandboxes on Temporal's worker threads.
+    ``name`` becomes the chunk name (``[string "name"]`` in tracebacks, which
+    :func:`_clean_traceback` drops from script stacks). The bytecode carries no line
+    information: an error a library function raises on a script's behalf (a malformed
+    pattern, a bad argument) then names no host position. Thread-safe: workflow runs
+    build sandboxes on Temporal's worker threads.
     """
     key = (source, name)
     bc = _BYTECODE.get(key)
@@ -190,7 +192,7 @@ def host_bytecode(source: str, name: str) -> bytes:
             _compiler.append(rt)
             _compiler.append(rt.eval(
                 "function(src, name) local f, err = load(src, name, 't') "
-                "if f == nil then error(err, 0) end return string.dump(f) end"))
+                "if f == nil then error(err, 0) end return string.dump(f, true) end"))
         bc = _compiler[1](source.encode("utf-8"), name.encode("utf-8"))
     if len(_BYTECODE) < _BYTECODE_MAX:
         _BYTECODE[key] = bc
@@ -476,12 +478,16 @@ class Sandbox:
             return StepResult("return", values=r[2:])
         if tag == 3:
             return _PASS
+        if tag == 4:
+            from ._channels import INBOX
+
+            return StepResult("yield", op="ch_recv", args=(INBOX,))
         return StepResult("error", error=self.step_failure(P, r))
 
     def raw_step(self, P: Any, tid: int, *resume: Any) -> tuple[Any, ...]:
         """The prelude's step: ``(1, op, args...)`` (op: a number from
-        ``_commands.OPCODES``, or a name), ``(2, n, values...)``, ``(3,)`` or a failure
-        tuple for :meth:`step_failure`."""
+        ``_commands.OPCODES``, or a name), ``(2, n, values...)``, ``(3,)``, ``(4,)`` (a
+        receive on the inbox) or a failure tuple for :meth:`step_failure`."""
         try:
             r = self._step(P, tid, *resume)
         except _lua.LuaMemoryError as exc:
