@@ -70,6 +70,7 @@ core.box_args = box_args
 core.finish = finish
 core.H_send = H_send   -- process.send checks sizes and boxes (see _lib_process)
 core.room = room
+core.check_time = host.check_time
 core.MAX_PAYLOAD = MAX_PAYLOAD
 
 -- channels ---------------------------------------------------------------------

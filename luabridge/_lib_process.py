@@ -76,7 +76,7 @@ local function send_result(ok, err)
   if ok == false then error(err, 3) end
   return nil, err
 end
-local room, MAX_PAYLOAD = core.room, core.MAX_PAYLOAD
+local room, check_time, MAX_PAYLOAD = core.room, core.check_time, core.MAX_PAYLOAD
 local function too_large(n)
   error(errors.new{kind = errors.INVALID, retryable = false, message = "value: too large: "
     .. n .. " bytes of string data, more than the host's limits.max_payload ("
@@ -91,9 +91,16 @@ function process.send(dest, topic, ...)
     local tv = type(v)
     if tv == "string" then
       if #v > MAX_PAYLOAD then too_large(#v) end
-      if not utf8_len(v) then return send_result(H_send(dest, topic, box_args(v))) end
+      if #v > 65536 or not utf8_len(v) then
+        local ok, err = H_send(dest, topic, box_args(v))
+        check_time()  -- copying a big payload is the step's time too
+        return send_result(ok, err)
+      end
     elseif tv == "table" then
       room()
+      local ok, err = H_send(dest, topic, v)
+      check_time()
+      return send_result(ok, err)
     end
     local ok, err = H_send(dest, topic, v)
     if ok then return true end
@@ -104,7 +111,9 @@ function process.send(dest, topic, ...)
     local v = select(i, ...)
     if type(v) == "string" and #v > MAX_PAYLOAD then too_large(#v) end
   end
-  return send_result(H_send(box_args(dest, topic, ...)))
+  local ok, err = H_send(box_args(dest, topic, ...))
+  check_time()
+  return send_result(ok, err)
 end
 
 local function spawner(flags)

@@ -635,14 +635,18 @@ end
 -- step's time first and pays 1 instruction per 4 KiB. Each such call is bounded by the
 -- size of a string, so a loop of them is bounded by these checks.
 local BIG_SCAN = 65536
+-- stop the running step if it is over its time (after costly work the hook cannot see)
+local function check_time()
+  if over_time() then
+    local co = co_running()
+    local P = OWNER[co]
+    if P ~= nil then exhaust(co, P, "timeout") end
+  end
+end
 local function scan(n)
   if n > BIG_SCAN then
     charge(n // 4096)
-    if over_time() then
-      local co = co_running()
-      local P = OWNER[co]
-      if P ~= nil then exhaust(co, P, "timeout") end
-    end
+    check_time()
   end
 end
 
@@ -1281,15 +1285,25 @@ local function clean_error(e)
   end
   return e
 end
+local MAX_PAYLOAD = S.max_payload
 local function guard_result(ok, ...)
+  check_time()  -- Python's time is the step's too: a costly call in a loop stops here
   if ok then return ... end
   error(clean_error((...)), 0)
 end
 -- guard(f): f, a Python callback, as scripts may call it (directly or through a
--- module): room, boxed arguments, and never a Python object as the error.
+-- module): room, arguments within the payload limit and boxed, the step's time checked
+-- afterwards, and never a Python object as the error.
 local function guard(f)
   return function(...)
     room()
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      if type(v) == "string" and #v > MAX_PAYLOAD then
+        error(new_error("Invalid", "value: too large: " .. #v .. " bytes of string data, "
+          .. "more than the host's limits.max_payload (" .. MAX_PAYLOAD .. ")", false), 2)
+      end
+    end
     return guard_result(pcall(f, box_args(...)))
   end
 end
@@ -1314,6 +1328,7 @@ return {
   raw_setmetatable = raw_setmetatable,
   room = room,
   charge = charge,
+  check_time = check_time,
   guard = guard,
   census = census,
   memory_of = function(P) return P.mem end,

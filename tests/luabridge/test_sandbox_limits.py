@@ -207,3 +207,19 @@ async def test_a_drained_channel_frees_its_quota():
             return n
         end}""")
         assert await node.exec("t:drain") == 20 * 16 * MiB
+
+
+async def test_costly_host_calls_in_a_loop_are_stopped():
+    exit = await run_bomb("""return {main = function()
+        local doc = "[" .. string.rep("1,", 200000) .. "1]"
+        while true do pcall(json.decode, doc) end
+    end}""")
+    assert reason(exit) in ("step_timeout", "instruction_budget"), exit
+
+
+async def test_big_sends_in_a_loop_are_stopped():
+    exit = await run_bomb("""return {main = function()
+        local t = {} for i = 1, 100000 do t[i] = i end
+        while true do pcall(process.send, "{node:local|0x99999}", "x", t) end
+    end}""", limits=LIMITS.with_(step_timeout=0.2))
+    assert reason(exit) in ("step_timeout", "instruction_budget"), exit
