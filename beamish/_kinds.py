@@ -125,7 +125,7 @@ def parse_size(value: object) -> int:
 
 def parse_limits(raw: object, where: str = "limits") -> Limits:
     """The :class:`Limits` a ``limits:`` mapping describes (unset keys keep their
-    defaults). Keys: :meth:`Limits.names`; sizes (``memory``, ``process_memory``,
+    defaults). Keys: :meth:`Limits.settings`; sizes (``memory``, ``process_memory``,
     ``max_payload``, ``mailbox_bytes``) by :func:`parse_size`, ``step_timeout`` a Go
     duration string or seconds, the rest positive integers. Every value must be > 0.
     Raises ``ValueError`` naming the key, the value and the valid keys."""
