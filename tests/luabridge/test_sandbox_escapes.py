@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lua_helpers import lua
 
 from beamish.actors import Error, ErrorKind, Limits, Node
@@ -314,3 +316,29 @@ async def test_spawn_arguments_that_cannot_cross_fail_at_the_spawner(scripts):
             refused, msg = await node.exec("t:parent")
         assert refused
         assert "function cannot be converted" in msg
+
+
+
+# -- whatever leaves a sender can enter any receiver (property) ---------------------------------
+
+_SB = Sandbox()
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(min_value=1, max_value=230),
+       leaves=st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=5), st.booleans()),
+                       min_size=1, max_size=4),
+       as_map=st.booleans())
+def test_a_value_lua_lets_out_always_converts_back_in(depth, leaves, as_map):
+    # build the value in Lua, as a script would, and let it out through from_lua
+    lua_value = _SB.lua.execute(
+        "local depth, leaves, as_map = ... "
+        "local v = leaves for i = 2, depth do v = as_map and {k = v, n = i} or {v, i} end "
+        "return v", depth, _SB.to_lua(leaves), as_map)
+    try:
+        out = _SB.from_lua(lua_value)
+    except ConversionError:
+        assert depth > 200  # refused at the sender only past the shared bound
+        return
+    assert depth <= 200
+    assert _SB.from_lua(_SB.to_lua(out)) == out  # and any receiver takes it back in
