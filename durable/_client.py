@@ -21,6 +21,7 @@ Runs on the bridge loop (``connect_client`` is asyncio code); trio-free.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,10 @@ class ClientConfig:
         return cls(address, str(data.get("namespace") or "default"), auth, tls, timeout)
 
 
+#: Seconds a just-started frontend may answer "not healthy yet" before connect gives up.
+_WARMUP = 10.0
+
+
 def _read(value: Any, path: Any) -> bytes | None:
     if value:
         return str(value).encode()
@@ -125,18 +130,28 @@ async def connect_client(
             if kind == "mtls"
             else None,
         )
-    try:
-        return await temporalio.client.Client.connect(
-            address,
-            namespace=config.namespace,
-            data_converter=DATA_CONVERTER,
-            interceptors=[ContextInterceptor()],
-            api_key=api_key,
-            tls=tls,
-        )
-    except RuntimeError as e:
-        raise Error(
-            f"cannot connect to Temporal at {address} (namespace {config.namespace!r}): {e}",
-            kind=ErrorKind.UNAVAILABLE,
-            retryable=True,
-        ) from e
+    # A frontend that has just started accepts connections a little before it answers
+    # (``Frontend is not healthy yet``): that one answer is retried, briefly.
+    deadline = asyncio.get_running_loop().time() + _WARMUP
+    delay = 0.05
+    while True:
+        try:
+            return await temporalio.client.Client.connect(
+                address,
+                namespace=config.namespace,
+                data_converter=DATA_CONVERTER,
+                interceptors=[ContextInterceptor()],
+                api_key=api_key,
+                tls=tls,
+            )
+        except RuntimeError as e:
+            if "not healthy yet" in str(e) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            raise Error(
+                f"cannot connect to Temporal at {address} (namespace {config.namespace!r}): "
+                f"{e}",
+                kind=ErrorKind.UNAVAILABLE,
+                retryable=True,
+            ) from e

@@ -9,6 +9,7 @@ crash tests that must kill a server start their own.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from beamish.durable._client import connect_client
 from beamish.durable._server import DevServer, find_temporal_binary
 
 # Helper modules beside the tests (durable_harness, durable_samples) are imported by
@@ -35,6 +37,9 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
     db = tmp_path_factory.mktemp("temporal") / "temporal.db"
     server = DevServer(db_filename=db)
     server.start()
+    # tests connect with plain temporalio too: wait until the frontend answers, as
+    # beamish's own connect does
+    asyncio.run(connect_client(server.address))
     try:
         yield server
     finally:
