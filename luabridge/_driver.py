@@ -69,7 +69,8 @@ Outcomes:
 * The process ends when the main task returns. Its first value is the result; a second
   value that is a string or an error object makes it an error exit (``return nil, err``;
   ``return 42, false`` is a success). Other tasks are dropped.
-* A Lua error in any task, an exhausted instruction budget or the memory cap ends the
+* A Lua error in any task, or a limit of the host (instruction budget, step timeout,
+  process memory, the runtime's memory cap: ``details["reason"]`` names it) ends the
   process with an :class:`~beamish.actors.Error` (kind and retryable kept, Lua stack in
   ``stack``).
 * All tasks parked on channels nothing can feed: ``Error(INTERNAL)`` "deadlock".
