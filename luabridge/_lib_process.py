@@ -692,8 +692,9 @@ def _unlisten(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
     if h is INBOX:
         h = drv.inbox_channel()
     if type(h) is LChannel:
-        for key, (lch, _tbl) in list((drv.cache or {}).items()):
-            if lch is h and isinstance(key, tuple) and key[0] == "listen":
+        # (the cache holds other per-process objects too: timer slots...)
+        for key, value in list((drv.cache or {}).items()):
+            if isinstance(key, tuple) and key[0] == "listen" and value[0] is h:
                 drv.ctx.unlisten(key[1])
                 del drv.cache[key]
         h.source = None

@@ -383,3 +383,18 @@ async def test_listens_and_names_per_process_are_bounded():
         assert (listens, names) == (5, 3)
         assert "limits.listens" in lerr and "limits.names" in nerr
         assert again is True
+
+
+async def test_unlisten_after_a_timer_was_made():
+    # timer slots share the process's cache with listen channels; unlisten must skip them
+    scripts = LuaScripts()
+    async with Node() as node:
+        lua(scripts, node, "t:un", """
+            return {main = function()
+              local topic = process.listen("t")
+              local timeout = time.after("1h")
+              process.unlisten(topic)
+              local r = channel.select{timeout:case_receive(), default = true}
+              return r.default == true
+            end}""")
+        assert await node.exec("t:un") is True
