@@ -15,10 +15,11 @@ def lua(scripts: LuaScripts, node: Node, entry_id: str, source: str, *,
         kind: str = "process.lua", method: str = "main",
         modules: tuple[str, ...] = ALL_MODULES) -> None:
     """Register ``source`` as entry ``entry_id`` (a process body, or a function); the
-    modules of ``modules`` are locals of the script (``local time = require("time")``)."""
+    modules of ``modules`` are locals of the script (``local time = require("time")``,
+    on the source's first line, so its line numbers stay its own)."""
     preamble = " ".join(f'local {m} = require("{m}")' for m in modules)
     scripts.add(LuaEntrySpec(id=entry_id, kind=kind,
-                             source=preamble + " " + textwrap.dedent(source).lstrip(),
+                             source=preamble + " " + textwrap.dedent(source),
                              chunkname=entry_id.split(":")[1] + ".lua", method=method,
                              modules=modules))
     if kind == "process.lua":

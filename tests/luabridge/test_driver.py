@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import textwrap
+import functools
 
+import lua_helpers
 import pytest
 import trio
 import trio.testing
 
 from beamish.actors import Error, ErrorKind, EventKind, Node, ProcessExit
-from beamish.luabridge import LuaEntrySpec, LuaScripts
+from beamish.luabridge import LuaScripts
 
-
-def lua(scripts: LuaScripts, node: Node, entry_id: str, source: str, *,
-        kind: str = "process.lua", method: str = "main", modules: tuple[str, ...] = ()) -> None:
-    scripts.add(LuaEntrySpec(id=entry_id, kind=kind, source=textwrap.dedent(source),
-                             chunkname=entry_id.split(":")[1] + ".lua", method=method,
-                             modules=modules))
-    if kind == "process.lua":
-        node.register_process(entry_id, scripts.process_body(entry_id))
-    else:
-        node.functions.register(entry_id, scripts.function(entry_id))
+#: This file's entries get only the modules a test names.
+lua = functools.partial(lua_helpers.lua, modules=())
 
 
 @pytest.fixture

@@ -41,6 +41,15 @@ async def run_bomb(source: str, limits: Limits = LIMITS) -> ProcessExit:
         return exit
 
 
+async def run_alone(source: str) -> object:
+    """Run ``source`` as a process under :data:`LIMITS`; its result (it must succeed)."""
+    scripts = LuaScripts(limits=LIMITS)
+    async with Node() as node:
+        lua(scripts, node, "t:alone", source)
+        with trio.fail_after(120):
+            return await node.exec("t:alone")
+
+
 def reason(exit: ProcessExit) -> str:
     return (exit.error.details or {}).get("reason", "")
 
@@ -110,17 +119,14 @@ async def test_a_backtracking_pattern_is_stopped_and_siblings_keep_answering(nam
 
 
 async def test_a_cheap_pattern_still_runs_in_full():
-    scripts = LuaScripts(limits=LIMITS)
-    async with Node() as node:
-        lua(scripts, node, "t:words", """return {main = function()
-            local s = string.rep("alpha beta  gamma ", 2000)
-            local n = 0
-            for w in s:gmatch("%a+") do n = n + 1 end
-            local trimmed = ("   padded   "):match("^%s*(.-)%s*$")
-            local replaced, count = s:gsub("beta", "B")
-            return {n, trimmed, count, #replaced}
-        end}""")
-        assert await node.exec("t:words") == [6000, "padded", 2000, 2000 * 15]
+    assert await run_alone("""return {main = function()
+        local s = string.rep("alpha beta  gamma ", 2000)
+        local n = 0
+        for w in s:gmatch("%a+") do n = n + 1 end
+        local trimmed = ("   padded   "):match("^%s*(.-)%s*$")
+        local replaced, count = s:gsub("beta", "B")
+        return {n, trimmed, count, #replaced}
+    end}""") == [6000, "padded", 2000, 2000 * 15]
 
 
 async def test_the_step_timeout_is_configurable():
@@ -159,30 +165,23 @@ async def test_memory_grown_slowly_across_steps_stops_its_holder():
 
 
 async def test_garbage_is_not_held_memory():
-    scripts = LuaScripts(limits=LIMITS)
-    async with Node() as node:
-        lua(scripts, node, "t:churn", """return {main = function()
-            local total = 0
-            for i = 1, 300 do   -- 300 MiB of garbage in all, little of it live at once
-              local s = string.rep("g", 2^20) .. i
-              total = total + #s
-              time.sleep("0ms")
-            end
-            return total
-        end}""")
-        with trio.fail_after(120):
-            assert await node.exec("t:churn") > 300 * MiB
+    assert await run_alone("""return {main = function()
+        local total = 0
+        for i = 1, 300 do   -- 300 MiB of garbage in all, little of it live at once
+          local s = string.rep("g", 2^20) .. i
+          total = total + #s
+          time.sleep("0ms")
+        end
+        return total
+    end}""") > 300 * MiB
 
 
 async def test_a_process_under_its_quota_keeps_its_memory():
-    scripts = LuaScripts(limits=LIMITS)
-    async with Node() as node:
-        lua(scripts, node, "t:holder", """return {main = function()
-            local keep = {}
-            for i = 1, 20 do keep[i] = string.rep("k", 2^20) .. i; time.sleep("1ms") end
-            return #keep
-        end}""")
-        assert await node.exec("t:holder") == 20
+    assert await run_alone("""return {main = function()
+        local keep = {}
+        for i = 1, 20 do keep[i] = string.rep("k", 2^20) .. i; time.sleep("1ms") end
+        return #keep
+    end}""") == 20
 
 
 async def test_strings_buffered_in_a_channel_count_against_the_quota():
@@ -195,18 +194,15 @@ async def test_strings_buffered_in_a_channel_count_against_the_quota():
 
 
 async def test_a_drained_channel_frees_its_quota():
-    scripts = LuaScripts(limits=LIMITS)
-    async with Node() as node:
-        lua(scripts, node, "t:drain", """return {main = function()
-            local ch = channel.new(64)
-            local n = 0
-            for round = 1, 20 do   -- 20 x 16 MiB through a 32 MiB quota
-              for i = 1, 16 do ch:send(string.rep("d", 2^20)) end
-              for i = 1, 16 do n = n + #ch:receive() end
-            end
-            return n
-        end}""")
-        assert await node.exec("t:drain") == 20 * 16 * MiB
+    assert await run_alone("""return {main = function()
+        local ch = channel.new(64)
+        local n = 0
+        for round = 1, 20 do   -- 20 x 16 MiB through a 32 MiB quota
+          for i = 1, 16 do ch:send(string.rep("d", 2^20)) end
+          for i = 1, 16 do n = n + #ch:receive() end
+        end
+        return n
+    end}""") == 20 * 16 * MiB
 
 
 async def test_costly_host_calls_in_a_loop_are_stopped():
