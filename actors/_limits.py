@@ -4,8 +4,8 @@ step may cost.
 Why one object: every limit that protects a host from one of its processes (a Lua
 script's memory, a flooded mailbox, a spawn loop, a timer bomb, a runaway step) is
 configured in one place, the ``limits:`` mapping of a ``process.host`` entry, and
-travels with the host (:attr:`LocalHost.limits`). The kernel reads the mailbox and
-children limits; the Lua bridge reads the rest. Values here are plain numbers (bytes,
+travels with the host (:attr:`LocalHost.limits`). The kernel reads the mailbox,
+children, processes, listens and names limits; the Lua bridge reads the rest. Values here are plain numbers (bytes,
 seconds, counts); the app shell parses the YAML forms (``"64MiB"``, ``"1s"``).
 
 Each limit fails the operation that would cross it, in the process that attempts it,
@@ -27,11 +27,13 @@ How each quota is kept (all O(1) on the hot paths):
   Only local children count (a workflow started on a ``temporal.worker`` host does not).
 * ``timers``: counted by the Lua ``time`` module per Lua process, or per call of a Lua
   function (Python bodies are trusted code and are not limited).
+* ``processes``: the host's live count (:attr:`LocalHost.live`), checked by ``spawn``.
+* ``listens``, ``names``: the process's topic table and the names held for a PID.
+* ``calls``: the Lua bridge keeps a process's ``funcs.async`` futures in flight.
 * ``spawn_messages``: checked by ``spawn`` before anything is created.
 
-Not covered (open): these are per-process quotas, so a tree of spawners multiplies
-them (each child may spawn its own ``children``); a per-host total of processes would
-bound that.
+Per-process quotas multiply along a tree of spawners (each child may spawn its own
+``children``); ``processes`` bounds the host's total.
 
 Which host's limits apply: the *receiver's* host for the mailbox limits (the receiver's
 mailbox is what fills up), the *spawner's* host for ``children``, ``spawn_messages``
