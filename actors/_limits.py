@@ -5,8 +5,9 @@ Why one object: every limit that protects a host from one of its processes (a Lu
 script's memory, a flooded mailbox, a spawn loop, a timer bomb, a runaway step) is
 configured in one place, the ``limits:`` mapping of a ``process.host`` entry, and
 travels with the host (:attr:`LocalHost.limits`). The kernel reads the mailbox,
-children, processes, listens and names limits; the Lua bridge reads the rest. Values here are plain numbers (bytes,
-seconds, counts); the app shell parses the YAML forms (``"64MiB"``, ``"1s"``).
+children, processes, listens and names limits; the Lua bridge reads the rest. Values
+here are plain numbers (bytes, seconds, counts); the app shell parses the YAML forms
+(``"64MiB"``, ``"1s"``).
 
 Each limit fails the operation that would cross it, in the process that attempts it,
 with an :class:`~beamish.actors.Error` naming the limit and the setting to change; the
