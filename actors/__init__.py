@@ -19,6 +19,9 @@ from ._context import ChannelLike as ChannelLike
 from ._context import Context as Context
 from ._context import current_context as current_context
 from ._context import current_values as current_values
+from ._duration import DurationSyntaxError as DurationSyntaxError
+from ._duration import go_duration as go_duration
+from ._duration import parse_duration as parse_duration
 from ._errors import Error as Error
 from ._errors import ErrorKind as ErrorKind
 from ._errors import LoadError as LoadError
@@ -29,6 +32,7 @@ from ._errors import as_error as as_error
 from ._exports import publish
 from ._functions import FunctionRegistry as FunctionRegistry
 from ._functions import KernelFuture as KernelFuture
+from ._functions import check_function_id as check_function_id
 from ._future import Future as Future
 from ._host import Host as Host
 from ._host import LocalHost as LocalHost
@@ -58,6 +62,7 @@ __all__ = [
     "Channel",
     "ChannelLike",
     "Context",
+    "DurationSyntaxError",
     "Error",
     "ErrorKind",
     "Event",
@@ -80,9 +85,12 @@ __all__ = [
     "Timeout",
     "WouldBlock",
     "as_error",
+    "check_function_id",
     "current_context",
     "current_values",
+    "go_duration",
     "isolate",
+    "parse_duration",
     "select",
 ]
 

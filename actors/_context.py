@@ -69,15 +69,56 @@ Target = str | Callable[..., Any]
 
 
 class Context(abc.ABC):
-    """The effects a process body may perform. See the module docstring for the contract."""
+    """The effects a process body may perform. See the module docstring for the contract.
+
+    What a backend can do differs in a few documented places; callers ask the
+    capability flags below instead of testing :attr:`kind` or probing for methods.
+    """
 
     #: ``"process"`` in the kernel, ``"workflow"`` inside Temporal, ``"function"`` for a
-    #: function called from outside any process.
+    #: function called from outside any process. For display and errors only: callers
+    #: decide on the capability flags, never on this string.
     kind: str = "process"
 
+    #: This process's PID (a workflow's is ``{client@worker|workflow_id}``).
     pid: Pid
+    #: The registry entry this body runs (``"ns:name"``), ``None`` for a bare callable.
     entry_id: str | None
+    #: The context values the spawner or caller passed down (``ctx.get`` in Lua).
     values: Mapping[str, Any]
+    #: The PID of the process that spawned this one, ``None`` for a root process.
+    parent: Pid | None = None
+
+    # -- capabilities ---------------------------------------------------------------
+    #
+    # Class attributes, so asking costs an attribute read. An operation whose flag is
+    # False raises ``Error(INVALID)`` naming the operation and why.
+
+    #: True where state survives a crash of the host (workflows): effects are recorded
+    #: and replayed, so nondeterminism must come from this context (``now``, ``uuid4``,
+    #: ``random``), never from the host.
+    durable: bool = False
+    #: True where :meth:`link`/:meth:`unlink` work. Workflows: False (Temporal has no
+    #: bidirectional links).
+    can_link: bool = True
+    #: True where :meth:`monitor`/:meth:`unmonitor` work. Workflows: False, and not
+    #: needed: every child's EXIT arrives on :meth:`events` anyway.
+    can_monitor: bool = True
+    #: True where :meth:`register`/:meth:`lookup`/:meth:`unregister` work, and ``send``
+    #: takes a name. Workflows: False (names are node state, not history).
+    has_names: bool = True
+    #: True where :meth:`hibernate` is supported (kernel processes, not workflows).
+    can_hibernate: bool = False
+
+    def is_alive(self) -> bool:
+        """True until this process has exited (its body returned, raised or was killed)."""
+        return True
+
+    @property
+    def home_host(self) -> str | None:
+        """The host a :meth:`spawn` without ``host=`` starts on: this process's own host,
+        or ``None`` for the node's default (a function frame has no host of its own)."""
+        return self.pid.host or None
 
     # -- messaging ----------------------------------------------------------------
 
@@ -88,6 +129,16 @@ class Context(abc.ABC):
         Never blocks. Raises ``Error(RATE_LIMITED)`` (retryable) when the receiver's
         mailbox is at its host's ``limits.mailbox_messages``; nothing is queued then.
         """
+
+    def send_sized(self, dest: Pid | str, topic: str, size: int, *payload: Any) -> None:
+        """:meth:`send` a payload whose encoded size the caller knows (``size`` bytes).
+
+        A backend that keeps a byte quota on mailboxes (the kernel's
+        ``limits.mailbox_bytes``) counts ``size`` against the receiver's while the
+        message is queued and fails the send (``RATE_LIMITED``; ``INVALID`` when ``size``
+        alone is over the limit) when it would go over. Others just :meth:`send`.
+        """
+        self.send(dest, topic, *payload)
 
     @abc.abstractmethod
     def inbox(self) -> ChannelLike:
@@ -133,7 +184,8 @@ class Context(abc.ABC):
         """Start ``target`` on ``host``; monitor/link are attached before it can exit.
 
         With ``name``: if the name is taken on that host, no process starts; the
-        existing PID is returned and ``messages`` are delivered to it (spawn-or-signal).
+        existing PID is returned, ``messages`` are delivered to it (spawn-or-signal)
+        and ``monitor``/``link`` attach to it.
 
         Raises ``Error(RATE_LIMITED)`` (retryable) when this process already has its
         host's ``limits.children`` live children, and ``Error(INVALID)`` when
@@ -213,9 +265,6 @@ class Context(abc.ABC):
 
     # -- hibernation --------------------------------------------------------------
 
-    #: True where :meth:`hibernate` is supported (kernel processes, not workflows).
-    can_hibernate: bool = False
-
     def hibernate(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Return this from the body to wait for the next message without holding a
         task: ``return ctx.hibernate(fn, *args)`` runs ``fn(ctx, *args)`` on wake-up.
@@ -240,13 +289,41 @@ class Context(abc.ABC):
         """Seconds on a clock that never goes back (workflow time in workflows)."""
 
     @abc.abstractmethod
-    def uuid4(self) -> str: ...
+    def uuid4(self) -> str:
+        """A random (version 4) UUID string; recorded in workflows, so replay sees it again."""
 
     @abc.abstractmethod
-    def uuid7(self) -> str: ...
+    def uuid7(self) -> str:
+        """A time-ordered (version 7) UUID string; recorded in workflows."""
+
+    @abc.abstractmethod
+    def random(self) -> float:
+        """A random float in [0, 1); seeded from history in workflows (same on replay)."""
+
+    # -- workflows ------------------------------------------------------------------
+
+    def version(self, change_id: str, min_version: int, max_version: int) -> int:
+        """Which version of the code at ``change_id`` this run follows (Wippy's
+        ``workflow.version``): a new run gets ``max_version``, a replayed run the one it
+        recorded. Only where :attr:`durable`; elsewhere ``Error(INVALID)``."""
+        raise _not_durable("version", self.kind)
+
+    def workflow_info(self) -> dict[str, Any]:
+        """Facts about the running workflow (id, run id, type, task queue, namespace,
+        attempt, history length and size). Only where :attr:`durable`."""
+        raise _not_durable("workflow_info", self.kind)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pid}>"
+
+
+def _not_durable(op: str, kind: str) -> Error:
+    return Error(
+        f"{op} works only inside a workflow, not in a {kind} context: spawn the code on "
+        "a temporal.worker host to run it durably",
+        kind=ErrorKind.INVALID,
+        retryable=False,
+    )
 
 
 # -- the current context (for functions) ---------------------------------------------

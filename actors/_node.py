@@ -316,6 +316,12 @@ class Node:
                     )
                 for topic, payload in req.messages:
                     self._send(existing, topic, payload, None)
+                # monitor/link attach to whichever process the returned PID names
+                if req.parent is not None:
+                    if req.monitor:
+                        self._monitor(req.parent, existing)
+                    if req.link:
+                        self._link(req.parent, existing)
                 return existing
         parent = req.parent
         spawner = self._procs.get(parent) if parent is not None else None

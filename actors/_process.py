@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import random as _random_module
 import time
 import uuid
 from collections import deque
@@ -308,6 +309,10 @@ class Process(Context):
 
     def is_alive(self) -> bool:
         return self._state is ProcessState.RUNNING
+
+    @property
+    def home_host(self) -> str | None:
+        return None if self._body is None else self.pid.host
 
     # ==================================================================================
     # Mailbox: delivery (called by the node) and subscription (called by the body)
@@ -604,6 +609,9 @@ class Process(Context):
     def uuid7(self) -> str:
         return uuid7()
 
+    def random(self) -> float:
+        return _random()
+
     # ==================================================================================
 
     def statistics(self) -> dict[str, Any]:
@@ -629,6 +637,7 @@ class Process(Context):
 
 
 _EMPTY: Mapping[str, Any] = {}
+_random = _random_module.random
 
 
 class _Hibernate:

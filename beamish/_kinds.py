@@ -129,7 +129,7 @@ def parse_limits(raw: object, where: str = "limits") -> Limits:
     ``max_payload``, ``mailbox_bytes``) by :func:`parse_size`, ``step_timeout`` a Go
     duration string or seconds, the rest positive integers. Every value must be > 0.
     Raises ``ValueError`` naming the key, the value and the valid keys."""
-    from beamish.supervision._duration import parse_duration
+    from beamish.actors import parse_duration
 
     names = Limits.settings()
     valid = "valid keys: " + ", ".join(names)

@@ -191,6 +191,10 @@ class WorkflowContext(Context):
     """The :class:`~beamish.actors.Context` of a workflow run. See the module docstring."""
 
     kind = "workflow"
+    durable = True
+    can_link = False
+    can_monitor = False
+    has_names = False
 
     def __init__(
         self, env: WorkflowEnv, entry_id: str, values: Mapping[str, Any] | None = None

@@ -35,6 +35,7 @@ Quick start::
         await sup.stop()
 """
 
+from beamish.actors import parse_duration as parse_duration
 from beamish.actors._exports import publish
 
 from ._backoff import Backoff as Backoff
@@ -48,7 +49,6 @@ from ._child_spec import SpecError as SpecError
 from ._child_spec import check_child_specs as check_child_specs
 from ._child_spec import is_abnormal as is_abnormal
 from ._deps import DependencyError as DependencyError
-from ._duration import parse_duration as parse_duration
 from ._flags import DynamicSupervisorSpec as DynamicSupervisorSpec
 from ._flags import Strategy as Strategy
 from ._flags import SupervisorSpec as SupervisorSpec

@@ -54,9 +54,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from beamish.actors import Error, ErrorKind
-
-from ._duration import parse_duration
+from beamish.actors import Error, ErrorKind, parse_duration
 
 __all__ = [
     "BRUTAL_KILL",

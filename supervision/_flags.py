@@ -45,11 +45,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from beamish.actors import Error
+from beamish.actors import Error, parse_duration
 
 from ._backoff import Backoff
 from ._child_spec import ChildSpec, SpecError, check_child_specs
-from ._duration import parse_duration
 from ._intensity import DEFAULT_INTENSITY, DEFAULT_PERIOD
 
 __all__ = ["DynamicSupervisorSpec", "Strategy", "SupervisorSpec"]

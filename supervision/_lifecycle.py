@@ -40,10 +40,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from beamish.actors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind, parse_duration
 
 from ._backoff import Backoff
-from ._duration import parse_duration
 
 __all__ = [
     "DEFAULT_STABLE_THRESHOLD",

@@ -1,11 +1,11 @@
-"""Go duration strings and numbers → seconds (``supervision/_duration.py``)."""
+"""Go duration strings and numbers → seconds (``actors/_duration.py``)."""
 
+import datetime
 import math
 
 import pytest
 
-from beamish.actors import Error, ErrorKind
-from beamish.supervision import parse_duration
+from beamish.actors import DurationSyntaxError, Error, ErrorKind, go_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,33 @@ def test_infinity_only_when_allowed():
         parse_duration("infinity")
     with pytest.raises(Error):
         parse_duration(math.inf)
+
+
+def test_numbers_take_the_callers_unit():
+    assert parse_duration(250, number_unit="ms") == 0.25
+    assert parse_duration("250", number_unit="ms") == 0.25
+    # a unit in the string always wins over the caller's unit for bare numbers
+    assert parse_duration("2s", number_unit="ms") == 2.0
+    assert parse_duration(datetime.timedelta(minutes=1, seconds=30)) == 90.0
+
+
+def test_error_names_the_callers_unit():
+    with pytest.raises(Error, match="number of milliseconds") as info:
+        parse_duration("soon", field="activity.start_to_close_timeout", number_unit="ms")
+    assert info.value.kind is ErrorKind.INVALID
+    assert "activity.start_to_close_timeout" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [("1h30m", 5_400_000_000_000), ("-1.5s", -1_500_000_000), ("300ms", 300_000_000),
+     ("0", 0), ("+2us", 2_000), ("1µs", 1_000)],
+)
+def test_go_duration_is_gos_parser(text, ns):
+    assert go_duration(text) == ns
+
+
+@pytest.mark.parametrize("text", ["", "1", "1d", "s", "-", ".s", "9999999999h"])
+def test_go_duration_rejects_what_go_rejects(text):
+    with pytest.raises(DurationSyntaxError, match="time: "):
+        go_duration(text)
