@@ -9,14 +9,22 @@ machinery) are public here too but documented as such.
 * :class:`Pid`, :class:`Message`, :class:`Event`, :class:`EventKind` — values.
 * :class:`Channel`, :func:`select`, :data:`CLOSED` — mailbox channels.
 * :class:`Error` and friends — errors with a kind.
+* :class:`Entry`, :class:`KindHandler` (+ :class:`AppLike`, :class:`RegistryLike`,
+  :func:`import_handler`, :func:`process_host`) — app entries and the protocol of the
+  handlers every layer contributes for its entry kinds.
+* :func:`publish` — for the other layers' facades: names report the facade as module.
+* :class:`Limits`, :func:`limits_of`, :func:`limit_error`, :func:`spawn_messages_error`,
+  :data:`MAX_DEPTH` — host limits and their errors, for layers that enforce them too
+  (the Lua bridge counts timers, calls and payload depth against the same limits).
 """
 
 from ._channel import CLOSED as CLOSED
 from ._channel import Channel as Channel
+from ._channel import ChannelLike as ChannelLike
 from ._channel import WouldBlock as WouldBlock
 from ._channel import select as select
-from ._context import ChannelLike as ChannelLike
 from ._context import Context as Context
+from ._context import Target as Target
 from ._context import current_context as current_context
 from ._context import current_values as current_values
 from ._duration import DurationSyntaxError as DurationSyntaxError
@@ -29,7 +37,7 @@ from ._errors import ProcessExit as ProcessExit
 from ._errors import ProcessNotFound as ProcessNotFound
 from ._errors import Timeout as Timeout
 from ._errors import as_error as as_error
-from ._exports import publish
+from ._exports import publish as publish
 from ._functions import FunctionRegistry as FunctionRegistry
 from ._functions import KernelFuture as KernelFuture
 from ._functions import check_function_id as check_function_id
@@ -37,9 +45,22 @@ from ._future import Future as Future
 from ._host import Host as Host
 from ._host import LocalHost as LocalHost
 from ._host import SpawnRequest as SpawnRequest
+from ._isolate import MAX_DEPTH as MAX_DEPTH
 from ._isolate import isolate as isolate
+from ._isolate import isolate_args as isolate_args
+from ._kinds import AppLike as AppLike
+from ._kinds import Entry as Entry
+from ._kinds import KindHandler as KindHandler
+from ._kinds import RegistryLike as RegistryLike
+from ._kinds import import_handler as import_handler
+from ._kinds import process_host as process_host
 from ._limits import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._limits import Limits as Limits
+from ._limits import limit_error as limit_error
+from ._limits import limits_of as limits_of
+from ._limits import spawn_messages_error as spawn_messages_error
+from ._mailbox import Mailbox as Mailbox
+from ._mailbox import check_topic as check_topic
 from ._message import Event as Event
 from ._message import EventKind as EventKind
 from ._message import Message as Message
@@ -57,12 +78,15 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_LIMITS",
     "LINK_FAILED",
+    "MAX_DEPTH",
     "SYSTEM_PID",
     "TERMINATED",
+    "AppLike",
     "Channel",
     "ChannelLike",
     "Context",
     "DurationSyntaxError",
+    "Entry",
     "Error",
     "ErrorKind",
     "Event",
@@ -71,9 +95,11 @@ __all__ = [
     "Future",
     "Host",
     "KernelFuture",
+    "KindHandler",
     "Limits",
     "LoadError",
     "LocalHost",
+    "Mailbox",
     "Message",
     "Node",
     "Pid",
@@ -81,17 +107,27 @@ __all__ = [
     "ProcessExit",
     "ProcessNotFound",
     "ProcessState",
+    "RegistryLike",
     "SpawnRequest",
+    "Target",
     "Timeout",
     "WouldBlock",
     "as_error",
     "check_function_id",
+    "check_topic",
     "current_context",
     "current_values",
     "go_duration",
+    "import_handler",
     "isolate",
+    "isolate_args",
+    "limit_error",
+    "limits_of",
     "parse_duration",
+    "process_host",
+    "publish",
     "select",
+    "spawn_messages_error",
 ]
 
 publish(globals())

@@ -1,6 +1,6 @@
 """Kernel channels: the mailbox queue every inbox, topic, events and timer channel uses.
 
-Design (measured in ``shared/reference/perf-baselines.md``): a ``collections.deque`` plus
+Design (measured when the kernel was built): a ``collections.deque`` plus
 ``trio.lowlevel`` park/unpark. trio memory channels were 1.8× slower on a round trip and
 2.2× slower to create, so they are not used.
 
@@ -42,17 +42,48 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import trio
 
 from ._errors import Error, ErrorKind, Timeout
 from ._limits import SizedMessage
 
-__all__ = ["BUDGET", "CLOSED", "Channel", "TimerChannel", "WouldBlock", "select"]
+__all__ = [
+    "BUDGET",
+    "CLOSED",
+    "Channel",
+    "ChannelLike",
+    "TimerChannel",
+    "WouldBlock",
+    "select",
+]
 
-#: Items a task may take without a checkpoint before it yields to the scheduler.
-BUDGET: Final = 64
+#: Items a task may take without a checkpoint before it yields to the scheduler. A
+#: checkpoint costs a scheduler pass, so it is spread thin (BEAM gives a process a few
+#: thousand reductions a slice); a task draining a flood still yields every BUDGET items.
+BUDGET: Final = 1024
+
+# trio's park/unpark primitives, bound once: they run on every message.
+_reschedule = trio.lowlevel.reschedule
+_current_task = trio.lowlevel.current_task
+_wait_rescheduled = trio.lowlevel.wait_task_rescheduled
+_SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
+
+
+class ChannelLike(Protocol):
+    """What every backend's channels offer (the kernel's :class:`Channel`, a workflow's
+    ``WorkflowChannel``): the interface drivers and ``select`` callers rely on."""
+
+    name: str
+
+    def put_nowait(self, value: Any) -> None: ...
+    def close(self) -> None: ...
+    def receive_nowait(self) -> Any: ...
+    async def receive(self, timeout: float | None = None) -> Any: ...
+
+    @property
+    def closed(self) -> bool: ...
 
 
 class _Closed:
@@ -81,14 +112,26 @@ class _Waiter:
         self.fired = False
 
 
-_budget = BUDGET
+class _Budget:
+    """Items left before the next checkpoint, module-wide. A field of one object, not
+    a module global: storing to a global would invalidate this module's global caches
+    on every receive."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = BUDGET
+
+
+_budget = _Budget()
 
 
 async def _spend() -> None:
-    global _budget
-    _budget -= 1
-    if _budget <= 0:
-        _budget = BUDGET
+    budget = _budget
+    if budget.left > 0:
+        budget.left -= 1
+    else:
+        budget.left = BUDGET
         await trio.lowlevel.checkpoint()
 
 
@@ -126,7 +169,7 @@ class Channel:
         task = self._task
         if task is not None:
             self._task = None
-            trio.lowlevel.reschedule(task)
+            _reschedule(task)
         elif self._waiters:
             self._wake()
 
@@ -137,18 +180,18 @@ class Channel:
             task = self._task
             if task is not None:
                 self._task = None
-                trio.lowlevel.reschedule(task)
+                _reschedule(task)
             while self._waiters:
                 self._wake()
 
     def _abort_receive(self, _: Any) -> trio.lowlevel.Abort:
         self._task = None
-        return trio.lowlevel.Abort.SUCCEEDED
+        return _SUCCEEDED
 
     async def _park_receive(self) -> None:
         if self._task is None:
-            self._task = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
+            self._task = _current_task()
+            await _wait_rescheduled(self._abort_receive)
         else:
             await _park((self,))
 
@@ -164,7 +207,7 @@ class Channel:
             w = waiters.pop(0)
             if not w.fired:
                 w.fired = True
-                trio.lowlevel.reschedule(w.task)
+                _reschedule(w.task)
                 return
 
     # -- consumer side -------------------------------------------------------------
@@ -194,49 +237,43 @@ class Channel:
         the channel is unchanged then. Every call is a checkpoint on the park path and
         a budgeted checkpoint on the nowait path.
         """
-        if self._items:
-            global _budget
-            _budget -= 1
-            if _budget <= 0:
-                _budget = BUDGET
-                await trio.lowlevel.checkpoint()
-            if self._items:
-                item = self._items.popleft()
+        # One loop for the nowait and the park paths, inlined (no helper call): the
+        # receive of every message runs it, and an idle process parks in it.
+        budget = _budget
+        while True:
+            items = self._items
+            if items:
+                if budget.left > 0:
+                    budget.left -= 1
+                else:
+                    budget.left = BUDGET
+                    await trio.lowlevel.checkpoint()
+                    if not items:  # another receiver took it meanwhile
+                        continue
+                item = items.popleft()
                 owner = self._owner
                 if owner is not None:
                     owner._room += 1
                     if owner._qbytes and type(item) is SizedMessage:
                         owner._qbytes -= item.size
                 return item
-        if timeout is None:
-            # Parking is inlined (not a call to _park_receive): one coroutine frame
-            # fewer for every idle process.
-            while True:
-                if self._items:
-                    item = self._items.popleft()
-                    owner = self._owner
-                    if owner is not None:
-                        owner._room += 1
-                        if owner._qbytes and type(item) is SizedMessage:
-                            owner._qbytes -= item.size
-                    return item
-                if self._closed:
-                    return CLOSED
-                if self._task is None:
-                    self._task = trio.lowlevel.current_task()
-                    await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
-                else:
-                    await _park((self,))
+            if self._closed:
+                return CLOSED
+            if timeout is not None:
+                return await self._receive_within(timeout)
+            if self._task is None:
+                self._task = _current_task()
+                await _wait_rescheduled(self._abort_receive)
+            else:
+                await _park((self,))
+
+    async def _receive_within(self, timeout: float) -> Any:
+        """The park path of ``receive(timeout)``: the cancel scope only when it parks."""
         with trio.move_on_after(timeout):
             while True:
-                if self._items:
-                    item = self._items.popleft()
-                    if self._owner is not None:
-                        _taken(self._owner, item)
-                    return item
-                if self._closed:
-                    return CLOSED
                 await self._park_receive()
+                if self._items or self._closed:
+                    return self.receive_nowait()
         raise Timeout(f"receive timed out after {timeout:g}s on channel {self.name or '?'}")
 
     def statistics(self) -> dict[str, Any]:

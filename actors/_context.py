@@ -1,6 +1,6 @@
 """The context: the only door through which a process body acts on the world.
 
-This is beamish's one key abstraction (``ARCHITECTURE.md``). A process body — a Python
+This is beamish's one key abstraction. A process body — a Python
 coroutine or a Lua script driven by the bridge — performs every effect through the
 :class:`Context` it was started with: send, receive, spawn, link/monitor, call a
 function, sleep, read the clock, make an id, cancel, terminate. Backends:
@@ -19,8 +19,11 @@ cancellable or not).
 
 Outcomes every backend keeps:
 
-* ``send`` never blocks. To a dead PID or an unknown name it raises
-  :class:`ProcessNotFound`; a topic starting with ``@`` raises ``Error(INVALID)``.
+* ``send`` never blocks; a topic starting with ``@`` raises ``Error(INVALID)``. In the
+  kernel a send to a dead PID or an unknown name raises :class:`ProcessNotFound`; in a
+  :attr:`~Context.durable` context the send is recorded and leaves after the workflow
+  task, so a dead receiver is logged as a warning and the message dropped (as a send to
+  a dead PID is in Erlang).
 * ``receive``/``select`` with a timeout raise :class:`Timeout` / return ``None`` and leave
   the mailbox unchanged.
 * ``call`` raises the callee's :class:`Error` (kind preserved), ``Timeout`` on timeout,
@@ -34,34 +37,21 @@ import abc
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from ._channel import ChannelLike
 from ._errors import Error, ErrorKind
+from ._message import Message
 from ._pid import Pid
 
 if TYPE_CHECKING:
     from ._future import Future
 
 __all__ = [
-    "ChannelLike",
     "Context",
     "current_context",
     "current_values",
 ]
-
-
-class ChannelLike(Protocol):
-    """What a backend's channels offer a driver (kernel: :class:`Channel`)."""
-
-    name: str
-
-    def put_nowait(self, value: Any) -> None: ...
-    def close(self) -> None: ...
-    def receive_nowait(self) -> Any: ...
-    async def receive(self, timeout: float | None = None) -> Any: ...
-
-    @property
-    def closed(self) -> bool: ...
 
 
 Target = str | Callable[..., Any]
@@ -126,8 +116,12 @@ class Context(abc.ABC):
     def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
         """Send ``payload`` to ``dest`` (a PID, its string form or a registered name).
 
-        Never blocks. Raises ``Error(RATE_LIMITED)`` (retryable) when the receiver's
-        mailbox is at its host's ``limits.mailbox_messages``; nothing is queued then.
+        Never blocks. Messages from one sender to one receiver arrive in the order sent.
+        Raises ``Error(INVALID)`` for an empty or ``@`` topic, :class:`ProcessNotFound`
+        for a dead PID or an unknown name, and ``Error(RATE_LIMITED)`` (retryable) when
+        the receiver's mailbox is at its host's ``limits.mailbox_messages``; nothing is
+        queued then. Where :attr:`durable`, the send is recorded and leaves after the
+        workflow task: a dead receiver is then a logged warning, not an error.
         """
 
     def send_sized(self, dest: Pid | str, topic: str, size: int, *payload: Any) -> None:
@@ -140,31 +134,59 @@ class Context(abc.ABC):
         """
         self.send(dest, topic, *payload)
 
+    # Routing (both backends share it: ``beamish.actors.Mailbox``): a message goes to
+    # the channel listening on its topic, else to the inbox once asked for, else it
+    # waits, in arrival order, until one of them exists.
+
     @abc.abstractmethod
     def inbox(self) -> ChannelLike:
-        """The inbox channel (same one every call): messages on topics nobody listens to."""
+        """The inbox channel: every :class:`Message` whose topic no channel listens to.
+
+        Returns the same channel on every call. Messages that arrived before the first
+        call were kept and are in it, in arrival order. Never fails.
+        """
 
     @abc.abstractmethod
     def events(self) -> ChannelLike:
-        """The events channel: :class:`Event` objects (EXIT, LINK_DOWN, CANCEL)."""
+        """The events channel: :class:`Event` values (EXIT, LINK_DOWN, CANCEL).
+
+        Returns the same channel on every call; no event is lost before the first.
+        """
 
     @abc.abstractmethod
     def listen(self, topic: str) -> ChannelLike:
-        """Subscribe to ``topic``; queued messages on it move there in order."""
+        """A channel of the messages on ``topic``; the same channel for the same topic.
+
+        Messages on ``topic`` that were waiting move into it, in order. Raises
+        ``Error(INVALID)`` for an empty topic or one starting with ``@``, and
+        ``Error(RATE_LIMITED)`` past the host's ``limits.listens`` (kernel).
+        """
 
     @abc.abstractmethod
     def unlisten(self, topic_or_channel: str | ChannelLike) -> None:
-        """Drop a subscription and close its channel; later messages go to the inbox."""
+        """Stop listening on a topic (named, or by its channel) and close its channel.
+
+        Later messages on it go to the inbox. What the channel still holds stays
+        receivable from it. An unknown topic is ignored.
+        """
 
     @abc.abstractmethod
-    async def receive(self, timeout: float | None = None) -> Any:
-        """The next inbox :class:`Message`; :class:`Timeout` after ``timeout`` seconds."""
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next inbox :class:`Message`, waiting for one if need be.
+
+        Raises :class:`Timeout` when none arrives within ``timeout`` seconds (a durable
+        timer in workflows); the mailbox is unchanged then.
+        """
 
     @abc.abstractmethod
     async def select(
         self, channels: Sequence[ChannelLike], timeout: float | None = None
     ) -> tuple[ChannelLike, Any] | None:
-        """``(channel, item)`` for the first ready channel, or ``None`` on timeout."""
+        """Wait until one of ``channels`` has an item and take it.
+
+        Returns ``(channel, item)`` (``item`` is ``CLOSED`` for a closed, drained
+        channel), or ``None`` when ``timeout`` seconds pass first; then nothing is taken.
+        """
 
     # -- processes ----------------------------------------------------------------
 
@@ -203,20 +225,41 @@ class Context(abc.ABC):
 
     @abc.abstractmethod
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
-        """Spawn ``target`` and wait for its result (:class:`ProcessExit` on error)."""
+        """Spawn ``target`` (keywords as :meth:`spawn`) and wait for it to exit.
+
+        Returns its return value. Raises :class:`ProcessExit` carrying the child's
+        :class:`Error` when it fails, and what :meth:`spawn` raises when it cannot start.
+        """
 
     @abc.abstractmethod
-    def monitor(self, pid: Pid | str) -> None: ...
+    def monitor(self, pid: Pid | str) -> None:
+        """Watch ``pid``: when it exits, an EXIT :class:`Event` with its result arrives
+        on :meth:`events`. Monitoring twice is one monitor.
+
+        Raises :class:`ProcessNotFound` when ``pid`` is not alive, ``Error(INVALID)``
+        where not :attr:`can_monitor`.
+        """
 
     @abc.abstractmethod
-    def unmonitor(self, pid: Pid | str) -> None: ...
+    def unmonitor(self, pid: Pid | str) -> None:
+        """Stop watching ``pid``; no EXIT from it arrives afterwards. Idempotent."""
 
     @abc.abstractmethod
-    def link(self, pid: Pid | str) -> None: ...
+    def link(self, pid: Pid | str) -> None:
+        """Link with ``pid`` both ways: when either exits with an error, the other gets
+        a LINK_DOWN event if it traps links (:attr:`trap_links`), else it is stopped
+        with that error. A normal exit only removes the link.
+
+        Raises :class:`ProcessNotFound` when ``pid`` is not alive, ``Error(INVALID)``
+        where not :attr:`can_link`.
+        """
 
     @abc.abstractmethod
-    def unlink(self, pid: Pid | str) -> None: ...
+    def unlink(self, pid: Pid | str) -> None:
+        """Remove the link with ``pid`` (both directions). Idempotent."""
 
+    #: When True, a linked process's failure arrives as a LINK_DOWN event instead of
+    #: stopping this process (Erlang's ``trap_exit``).
     trap_links: bool = False
 
     @abc.abstractmethod
@@ -231,13 +274,22 @@ class Context(abc.ABC):
         """Stop ``dest`` now; it exits with ``Error("process terminated")``."""
 
     @abc.abstractmethod
-    def register(self, name: str, pid: Pid | None = None) -> None: ...
+    def register(self, name: str, pid: Pid | None = None) -> None:
+        """Register ``name`` for ``pid`` (default: this process) until it exits or the
+        name is unregistered; :meth:`send` and :meth:`lookup` then accept the name.
+
+        Raises ``Error(ALREADY_EXISTS)`` when the name is taken, ``Error(INVALID)``
+        where not :attr:`has_names`.
+        """
 
     @abc.abstractmethod
-    def lookup(self, name: str) -> Pid: ...
+    def lookup(self, name: str) -> Pid:
+        """The PID registered as ``name``. Raises :class:`ProcessNotFound` (kind
+        ``NOT_FOUND``) when none is."""
 
     @abc.abstractmethod
-    def unregister(self, name: str) -> bool: ...
+    def unregister(self, name: str) -> bool:
+        """Release ``name``. Returns whether it was registered."""
 
     # -- functions ----------------------------------------------------------------
 
@@ -250,7 +302,16 @@ class Context(abc.ABC):
         context: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Call function ``func_id`` in this context; cancelled with the caller."""
+        """Call function ``func_id`` (``"ns:name"``) with ``args`` and return its result.
+
+        The function runs in this caller's context (an activity in workflows) and is
+        cancelled with the caller. ``context`` adds values the callee sees; ``options``
+        are backend options (activity timeouts and retries in workflows).
+
+        Raises the callee's :class:`Error` with its kind kept, :class:`Timeout` after
+        ``timeout`` seconds, ``Error(INVALID)`` for a malformed ID and
+        ``Error(NOT_FOUND)`` for an unknown one.
+        """
 
     @abc.abstractmethod
     def call_async(
@@ -261,7 +322,12 @@ class Context(abc.ABC):
         context: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> Future:
-        """Start a call and return a future; it is cancelled when this process exits."""
+        """Start :meth:`call` without waiting and return its :class:`Future`.
+
+        The future's channel delivers the result once; it is cancelled when this
+        process exits. A malformed ID raises at once; every other failure arrives
+        through the future.
+        """
 
     # -- hibernation --------------------------------------------------------------
 
@@ -274,7 +340,8 @@ class Context(abc.ABC):
     # -- time and ids -------------------------------------------------------------
 
     @abc.abstractmethod
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (a durable timer in workflows). Cancelled with the caller."""
 
     @abc.abstractmethod
     def after(self, seconds: float) -> ChannelLike:

@@ -36,7 +36,8 @@ __all__ = ["Function", "FunctionRegistry", "Future", "KernelFuture", "check_func
 def check_function_id(func_id: object) -> str:
     """Validate ``ns:name`` (one colon, both parts non-empty)."""
     if not isinstance(func_id, str) or not func_id:
-        raise Error("function ID must be a non-empty 'ns:name' string", kind=ErrorKind.INVALID)
+        raise Error("function ID must be a non-empty 'ns:name' string", kind=ErrorKind.INVALID,
+                    retryable=False)
     ns, sep, name = func_id.partition(":")
     if not sep or not ns or not name or ":" in name:
         raise Error(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._context import ChannelLike
+from ._channel import ChannelLike
 from ._errors import Error, ErrorKind
 
 __all__ = ["Future"]

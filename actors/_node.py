@@ -39,6 +39,7 @@ from typing import Any
 
 import trio
 
+from . import _gc
 from ._context import Target, _current
 from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
@@ -52,10 +53,11 @@ from ._limits import (
     processes_error,
     spawn_messages_error,
 )
+from ._mailbox import check_topic
 from ._message import Event, EventKind, Message
 from ._names import NameRegistry
 from ._pid import Pid
-from ._process import SYSTEM_PID, Process, _check_topic, terminated_error
+from ._process import SYSTEM_PID, Process, terminated_error
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_SHUTDOWN_TIMEOUT", "Node"]
 
@@ -75,13 +77,24 @@ class Node:
     Parameters:
         name: node name; when set, PIDs read ``{name@host|id}``.
         shutdown_timeout: seconds between the shutdown CANCEL and forced termination.
+        gc_threshold: while the node runs, CPython's generation-0 collection threshold
+            is at least this (default 10,000; CPython's own is 700): queued messages
+            are young objects, and frequent young collections walk them all. The old
+            value is restored when the last running node exits. ``None`` leaves the
+            collector alone.
     """
 
     def __init__(
-        self, *, name: str = "", shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+        self,
+        *,
+        name: str = "",
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        gc_threshold: int | None = _gc.DEFAULT_GC_THRESHOLD,
     ) -> None:
         self.node_name = name
         self.shutdown_timeout = shutdown_timeout
+        self.gc_threshold = gc_threshold
+        self._gc_held = False
         self.functions = FunctionRegistry()
         self.names = NameRegistry()
         self._bodies: dict[str, Body] = {}
@@ -111,6 +124,7 @@ class Node:
         self._nursery = await self._nursery_cm.__aenter__()
         self._system_cm = trio.open_nursery()
         self._system = await self._system_cm.__aenter__()
+        self._gc_held = _gc.hold(self.gc_threshold)
         return self
 
     async def __aexit__(
@@ -125,15 +139,21 @@ class Node:
             else:
                 self._terminate_all()
         finally:
-            assert self._system is not None
-            self._system.cancel_scope.cancel()
-            await self._system_cm.__aexit__(None, None, None)
-            for host in list(self._hosts.values()):
-                with trio.CancelScope(shield=True):
-                    await host.aclose()
-            # Process tasks never raise (their errors are exit results), so the nursery
-            # ends clean and the block's own exception, if any, propagates unwrapped.
-            await self._nursery_cm.__aexit__(None, None, None)
+            try:
+                assert self._system is not None
+                self._system.cancel_scope.cancel()
+                await self._system_cm.__aexit__(None, None, None)
+                for host in list(self._hosts.values()):
+                    with trio.CancelScope(shield=True):
+                        await host.aclose()
+                # Process tasks never raise (their errors are exit results), so the
+                # nursery ends clean and the block's own exception, if any, propagates
+                # unwrapped.
+                await self._nursery_cm.__aexit__(None, None, None)
+            finally:
+                if self._gc_held:
+                    self._gc_held = False
+                    _gc.release()
         return None
 
     async def _shutdown(self) -> None:
@@ -332,7 +352,7 @@ class Node:
         args = isolate_args(req.args)
         startup = []  # checked and copied before anything exists, so a bad one leaves no trace
         for topic, payload in req.messages:
-            _check_topic(topic)
+            check_topic(topic)
             startup.append(Message(topic, None, isolate_args(tuple(payload))))
         values = dict(req.context) if req.context else None
         pid = host.next_pid()
@@ -361,6 +381,7 @@ class Node:
                 self.link_one_way(parent, pid)
         for msg in startup:
             proc._deliver(msg)
+            proc._room -= 1
         assert self._nursery is not None
         self._nursery.start_soon(proc._run)
         return pid
@@ -427,7 +448,7 @@ class Node:
         self, dest: Pid | str, topic: str, payload: tuple[Any, ...], sender: Pid | None
     ) -> None:
         if type(topic) is not str or not topic or topic[0] == "@":
-            _check_topic(topic)
+            check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
         proc = self._procs.get(pid)
         if proc is not None and proc._room <= 0:
@@ -439,6 +460,9 @@ class Node:
         msg = Message(topic, sender, payload)
         if proc is not None:
             proc._deliver(msg)
+            proc._room -= 1
+            if proc._hibernating:
+                proc._wake()
         else:
             self._foreign(pid).deliver(pid, msg)
 
@@ -455,7 +479,7 @@ class Node:
             self._send(dest, topic, payload, sender)
             return
         if type(topic) is not str or not topic or topic[0] == "@":
-            _check_topic(topic)
+            check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
         proc = self._procs.get(pid)
         if proc is not None:
@@ -470,7 +494,10 @@ class Node:
         msg = SizedMessage(topic, sender, payload, size)
         if proc is not None:
             proc._deliver(msg)
+            proc._room -= 1
             proc._qbytes += size
+            if proc._hibernating:
+                proc._wake()
         else:
             self._foreign(pid).deliver(pid, msg)
 

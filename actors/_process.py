@@ -11,10 +11,10 @@ Lifecycle (:class:`ProcessState`)::
        │    ──body raises───────────────▶ EXITED (error)
        └────terminate / untrapped LINK_DOWN / node shutdown ─▶ EXITED (kill error)
 
-Mailbox routing (Wippy's rules, ``wippy-internals.md`` §1.6): a message goes to the
-channel listening on its topic, else to the inbox if the process has asked for it,
-else it waits in ``_backlog`` in arrival order until something subscribes. Events
-(EXIT, LINK_DOWN, CANCEL) go to the events channel, which exists from the first event.
+Mailbox routing (Wippy's rules) is the shared core of ``_mailbox.py``: a message goes
+to the channel listening on its topic, else to the inbox if the process has asked for
+it, else it waits in the backlog in arrival order until something subscribes. This
+class adds the kernel's channels, the quota below and hibernation's wake-up.
 
 Hibernation (Erlang's ``erlang:hibernate/3``): a body may ``return ctx.hibernate(fn,
 *args)``. The task ends — its frames and cancel scope are freed — but the process
@@ -45,6 +45,10 @@ Invariants:
     process (``unlisten`` detaches it).
   * ``_children`` = live local processes whose ``parent`` is this PID and that were
     spawned while this process was alive.
+  * ``_last_proc`` is the record of ``_last_dest``, the last PID this process sent to
+    (an inline cache of the node's table: PIDs are never reused, so a hit is that
+    process; its ``_state`` says whether it still runs). It keeps at most one exited
+    record alive, until the next send elsewhere or this process's exit.
 """
 
 from __future__ import annotations
@@ -54,7 +58,6 @@ import enum
 import random as _random_module
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +67,9 @@ from ._channel import Channel, TimerChannel, select
 from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
 from ._functions import Future, KernelFuture
-from ._isolate import isolate
+from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
 from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
+from ._mailbox import Mailbox
 from ._message import Event, EventKind, Message
 from ._pid import Pid
 
@@ -120,7 +124,7 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
-class Process(Context):
+class Process(Mailbox, Context):
     """A process's record and its kernel :class:`Context`.
 
     Bodies receive this object: ``async def body(proc, *args)``. All public methods are
@@ -130,15 +134,14 @@ class Process(Context):
 
     __slots__ = (
         "_args",
-        "_backlog",
         "_body",
         "_children",
-        "_events",
         "_exit_callbacks",
         "_futures",
         "_hibernating",
-        "_inbox",
         "_kill_error",
+        "_last_dest",
+        "_last_proc",
         "_limits",
         "_links",
         "_monitors",
@@ -148,7 +151,6 @@ class Process(Context):
         "_scope",
         "_state",
         "_timers",
-        "_topics",
         "entry_id",
         "kind",
         "parent",
@@ -183,9 +185,10 @@ class Process(Context):
         self._scope = trio.CancelScope()
         self._kill_error: Error | None = None
         self._inbox: Channel | None = None
+        self._direct: Channel | None = None
         self._events: Channel | None = None
         self._topics: dict[str, Channel] | None = None
-        self._backlog: deque[Message] | None = None
+        self._backlog = None
         self._monitors: set[Pid] | None = None
         self._links: set[Pid] | None = None
         self._futures: set[Future] | None = None
@@ -196,6 +199,8 @@ class Process(Context):
         self._room = limits.mailbox_messages
         self._qbytes = 0
         self._children = 0
+        self._last_dest: Pid | None = None
+        self._last_proc: Process | None = None
 
     @property
     def limits(self) -> Limits:
@@ -315,36 +320,17 @@ class Process(Context):
         return None if self._body is None else self.pid.host
 
     # ==================================================================================
-    # Mailbox: delivery (called by the node) and subscription (called by the body)
+    # Mailbox: routing is the shared core's (``_mailbox.py``); the quota is kept here
     # ==================================================================================
 
-    def _deliver(self, msg: Message) -> None:
-        """Queue ``msg`` (it takes a slot of ``_room``; the caller adds a sized one's
-        bytes). Never refuses: the sender checked the room."""
-        topics = self._topics
-        if topics is not None:
-            ch = topics.get(msg.topic)
-            if ch is not None:
-                ch.put_nowait(msg)
-                self._room -= 1
-                if self._hibernating:
-                    self._wake()
-                return
-        ch = self._inbox
-        if ch is not None:
-            ch.put_nowait(msg)
-        else:
-            if self._backlog is None:
-                self._backlog = deque()
-            self._backlog.append(msg)
-        self._room -= 1
-        if self._hibernating:
-            self._wake()
+    def _new_channel(self, name: str) -> Channel:
+        return Channel(name, self)
 
     def _deliver_event(self, event: Event) -> None:
-        if self._events is None:
-            self._events = Channel("events", self)
-        self._events.put_nowait(event)
+        events = self._events
+        if events is None:
+            events = self._events = Channel("events", self)
+        events.put_nowait(event)
         self._room -= 1
         if self._hibernating:
             self._wake()
@@ -359,76 +345,22 @@ class Process(Context):
         else:
             self._kill(link_failed_error(peer, error))
 
-    def _take_backlog(self, topic: str | None) -> list[Message]:
-        """Remove and return queued messages for ``topic`` (all, when None), in order."""
-        backlog = self._backlog
-        if not backlog:
-            return []
-        if topic is None:
-            taken = list(backlog)
-            backlog.clear()
-            return taken
-        taken = [m for m in backlog if m.topic == topic]
-        if taken:
-            self._backlog = deque(m for m in backlog if m.topic != topic)
-        return taken
+    def _before_listen(self, topic: str, listening: int) -> None:
+        if listening >= self._limits.listens:
+            raise limit_error("listens", self.pid.host, self._limits.listens,
+                              f"cannot listen to {topic!r}: {self.pid} already listens "
+                              f"to {listening} topics",
+                              "unlisten some first, or raise the limit", pid=self.pid)
 
-    def inbox(self) -> Channel:
-        """The inbox (created on first call): every message whose topic nobody listens to.
-
-        Messages that arrived before the first call were kept in order and are moved
-        into the inbox now.
-        """
-        ch = self._inbox
-        if ch is None:
-            ch = self._inbox = Channel("inbox", self)
-            for msg in self._take_backlog(None):
-                ch.put_nowait(msg)
-        return ch
-
-    def events(self) -> Channel:
-        if self._events is None:
-            self._events = Channel("events", self)
-        return self._events
-
-    def listen(self, topic: str) -> Channel:
-        """A channel of :class:`Message` on ``topic``. Same channel for the same topic."""
-        _check_topic(topic)
-        if self._topics is None:
-            self._topics = {}
-        ch = self._topics.get(topic)
-        if ch is None:
-            if len(self._topics) >= self._limits.listens:
-                raise limit_error("listens", self.pid.host, self._limits.listens,
-                                  f"cannot listen to {topic!r}: {self.pid} already listens "
-                                  f"to {len(self._topics)} topics",
-                                  "unlisten some first, or raise the limit", pid=self.pid)
-            ch = self._topics[topic] = Channel(topic, self)
-            for msg in self._take_backlog(topic):
-                ch.put_nowait(msg)
-        return ch
-
-    def unlisten(self, topic_or_channel: str | Any) -> None:
-        if not self._topics:
-            return
-        if isinstance(topic_or_channel, str):
-            ch = self._topics.pop(topic_or_channel, None)
-        else:
-            ch = None
-            for topic, c in self._topics.items():
-                if c is topic_or_channel:
-                    ch = self._topics.pop(topic)
-                    break
-        if ch is not None:
-            # What it still holds is no longer this mailbox's: give the slots back
-            # (the items stay receivable from the closed channel itself).
-            if ch._items:
-                self._room += len(ch._items)
-                for item in ch._items:
-                    if type(item) is SizedMessage:
-                        self._qbytes -= item.size
-            ch._owner = None
-            ch.close()
+    def _released(self, ch: Channel) -> None:
+        # What it still holds is no longer this mailbox's: give the slots back (the
+        # items stay receivable from the closed channel itself).
+        if ch._items:
+            self._room += len(ch._items)
+            for item in ch._items:
+                if type(item) is SizedMessage:
+                    self._qbytes -= item.size
+        ch._owner = None
 
     def receive(self, timeout: float | None = None) -> Awaitable[Message]:  # type: ignore[override]
         """The next inbox message. Raises :class:`Timeout` after ``timeout`` seconds.
@@ -436,8 +368,10 @@ class Process(Context):
         Returns the inbox's own receive coroutine rather than wrapping it, which saves
         a coroutine frame per idle process; ``await proc.receive()`` reads the same.
         """
-        ch = self._inbox if self._inbox is not None else self.inbox()
-        return ch.receive(timeout)
+        ch = self._inbox
+        if ch is None:
+            ch = self.inbox()
+        return ch.receive(timeout)  # type: ignore[no-any-return]
 
     async def select(
         self, channels: Sequence[Any], timeout: float | None = None
@@ -451,6 +385,37 @@ class Process(Context):
     def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
         """Send; raises ``Error(RATE_LIMITED)`` at once if the receiver's mailbox is at
         its ``limits.mailbox_messages`` (the message is not queued)."""
+        # The hot path, inlined: a PID of a local process with room, a plain topic.
+        # Everything else (names, foreign hosts, bad topics, a full mailbox) takes the
+        # node's general path, which has the same outcome with its errors.
+        if type(topic) is str and topic and topic[0] != "@":
+            if dest is self._last_dest:
+                proc = self._last_proc
+            elif type(dest) is Pid:
+                proc = self._node._procs.get(dest)
+                self._last_dest = dest
+                self._last_proc = proc
+            else:
+                proc = None
+            if proc is not None and proc._state is _RUNNING and proc._room > 0:
+                for v in payload:  # isolate_args, inlined: most payloads are scalars
+                    if type(v) not in IMMUTABLE_TYPES:
+                        payload = isolate_args(payload)
+                        break
+                # Message(topic, sender, payload), field by field: no __init__ frame.
+                msg = _new_message(Message)
+                msg.topic = topic
+                msg.sender = self.pid
+                msg.payload = payload
+                ch = proc._direct  # the inbox, while it listens to no topic
+                if ch is not None:
+                    ch.put_nowait(msg)
+                else:
+                    proc._deliver(msg)
+                proc._room -= 1
+                if proc._hibernating:
+                    proc._wake()
+                return
         self._node._send(dest, topic, payload, self.pid)
 
     def send_sized(self, dest: Pid | str, topic: str, size: int, *payload: Any) -> None:
@@ -638,6 +603,8 @@ class Process(Context):
 
 _EMPTY: Mapping[str, Any] = {}
 _random = _random_module.random
+_RUNNING = ProcessState.RUNNING
+_new_message = object.__new__
 
 
 class _Hibernate:
@@ -649,13 +616,3 @@ class _Hibernate:
         self.fn = fn
         self.args = args
 
-
-def _check_topic(topic: object) -> None:
-    if not isinstance(topic, str) or not topic:
-        raise Error("topic must be a non-empty string", kind=ErrorKind.INVALID, retryable=False)
-    if topic[0] == "@":
-        raise Error(
-            f"topic {topic!r} is reserved: topics starting with '@' belong to the runtime",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        )

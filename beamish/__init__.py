@@ -14,11 +14,13 @@ This module is the facade users import. The layers behind it, lowest first:
 from beamish.actors import CLOSED as CLOSED
 from beamish.actors import Channel as Channel
 from beamish.actors import Context as Context
+from beamish.actors import Entry as Entry
 from beamish.actors import Error as Error
 from beamish.actors import ErrorKind as ErrorKind
 from beamish.actors import Event as Event
 from beamish.actors import EventKind as EventKind
 from beamish.actors import Future as Future
+from beamish.actors import KindHandler as KindHandler
 from beamish.actors import LoadError as LoadError
 from beamish.actors import Message as Message
 from beamish.actors import Node as Node
@@ -32,10 +34,8 @@ from beamish.actors import current_values as current_values
 
 from ._app import App as App
 from ._app import AppState as AppState
-from ._kinds import KindHandler as KindHandler
 from ._kinds import register_kind as register_kind
 from ._loader import load_directory as load_directory
-from ._registry import Entry as Entry
 from ._registry import Registry as Registry
 
 __version__ = "0.1.0"

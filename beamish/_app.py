@@ -27,11 +27,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from beamish.actors import DEFAULT_HOST, Error, ErrorKind, LoadError, Node
+from beamish.actors import DEFAULT_HOST, Entry, Error, ErrorKind, KindHandler, LoadError, Node
 
-from ._kinds import KindHandler, default_handlers
+from ._kinds import default_handlers
 from ._loader import load_directory, resolve_roots
-from ._registry import Entry, Registry
+from ._registry import Registry
 
 __all__ = ["App", "AppState"]
 

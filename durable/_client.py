@@ -1,27 +1,34 @@
-"""Connecting a Temporal client the way every beamish component expects it.
+"""A ``temporal.client`` entry: its configuration, its connection, and what it owns.
 
 What it is for
     Every ``Client`` beamish makes must use the same data converter (JSON with PIDs and
     errors, ``_convert.py``) and the ``wippy-context`` interceptor
     (``_interceptors.py``), or context values and signal senders silently go missing.
     :func:`connect_client` is that one place; :class:`ClientConfig` holds and validates
-    a ``temporal.client`` entry's fields.
+    a ``temporal.client`` entry's fields; :class:`TemporalClient` is the entry at run
+    time: it owns what the workers of one client share — the embedded dev server (when
+    there is no address), the asyncio bridge thread and the connected ``Client`` — and
+    creates their hosts (:class:`~beamish.durable.WorkerHost`, which sees it only
+    through the ``WorkerClient`` protocol).
 
 ``temporal.client`` fields (Wippy's): ``address`` (``host:port``; empty or
 ``"embedded"`` = start the dev server), ``namespace`` (``"default"``),
 ``connection_timeout`` (10 s), ``auth`` = {``type``: ``none`` | ``api_key`` | ``mtls``,
 ``api_key``, ``api_key_file``, ``cert_file``, ``key_file``, ``cert_pem``, ``key_pem``},
 ``tls`` = {``enabled``, ``ca_file``, ``server_name``}, ``connection_timeout`` (how long the
-first connection is retried; a duration, bare numbers are milliseconds).
-``insecure_skip_verify`` is not supported by the Python SDK and is refused rather than
-ignored.
+first connection is retried; a Go duration such as ``"10s"``, bare numbers are
+milliseconds as in every Temporal option). ``insecure_skip_verify`` is not supported by
+the Python SDK and is refused rather than ignored.
 
-Runs on the bridge loop (``connect_client`` is asyncio code); trio-free.
+Threads: :func:`connect_client` is asyncio code for the bridge loop; :class:`TemporalClient`
+is driven from the trio thread (``start``, ``aclose``) and reaches Temporal only through
+its bridge. Not workflow code: nothing here runs inside a workflow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +36,18 @@ from typing import Any
 
 import temporalio.client
 import temporalio.service
+import trio
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind
 
+from ._bridge import AsyncioBridge
 from ._convert import DATA_CONVERTER
+from ._host import WorkerHost
 from ._interceptors import ContextInterceptor
+from ._options import duration
+from ._server import DevServer
 
-__all__ = ["EMBEDDED", "ClientConfig", "connect_client"]
+__all__ = ["EMBEDDED", "ClientConfig", "ClientState", "TemporalClient", "connect_client"]
 
 #: The address value meaning "start the embedded dev server".
 EMBEDDED = "embedded"
@@ -84,14 +96,10 @@ class ClientConfig:
             raise bad("tls.insecure_skip_verify is not supported by the Python Temporal SDK")
         timeout = DEFAULT_CONNECTION_TIMEOUT
         if data.get("connection_timeout") is not None:
-            from ._context import parse_duration
-
             try:
-                td = parse_duration(data["connection_timeout"])
+                timeout = duration(data["connection_timeout"], "connection_timeout").total_seconds()
             except Error as e:
-                raise bad(f"connection_timeout: {e}") from e
-            assert td is not None
-            timeout = td.total_seconds()
+                raise bad(e.message) from e
         return cls(address, str(data.get("namespace") or "default"), auth, tls, timeout)
 
 
@@ -150,8 +158,160 @@ async def connect_client(
                 delay = min(delay * 2, 0.5)
                 continue
             raise Error(
-                f"cannot connect to Temporal at {address} (namespace {config.namespace!r}): "
-                f"{e}",
+                f"cannot connect to Temporal at {address} (namespace {config.namespace!r}): {e}",
                 kind=ErrorKind.UNAVAILABLE,
                 retryable=True,
             ) from e
+
+
+# -- the client entry at run time -------------------------------------------------------
+
+
+class ClientState(enum.Enum):
+    """Lifecycle of a :class:`TemporalClient`: NEW -> RUNNING (``start``) -> STOPPED
+    (``aclose``, also after a failed start)."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class TemporalClient:
+    """One ``temporal.client`` entry: server (if embedded), bridge thread, ``Client``.
+
+    Parameters:
+        name: the entry ID; the node part of workflow PIDs.
+        config: address / namespace / auth (:class:`ClientConfig`); embedded by default.
+        db_filename: the embedded server's SQLite file (``<app>/.beamish/temporal.db``);
+            ``None`` keeps an embedded server's state in memory.
+        server_options: extra :class:`DevServer` keywords (port, log_level, ...).
+
+    Use ``await client.start(node)`` then :meth:`add_worker`; ``aclose()`` (idempotent)
+    stops workers, the bridge thread and the server, in that order.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: ClientConfig | None = None,
+        *,
+        db_filename: str | Path | None = None,
+        server_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config or ClientConfig()
+        self.db_filename = db_filename
+        self.server_options = dict(server_options or {})
+        self.server: DevServer | None = None
+        self.bridge: AsyncioBridge | None = None
+        self.client: temporalio.client.Client | None = None
+        self.node: Any = None
+        self.workers: dict[str, WorkerHost] = {}
+        self._state = ClientState.NEW
+
+    @property
+    def state(self) -> ClientState:
+        return self._state
+
+    @property
+    def address(self) -> str:
+        if self.server is not None:
+            return self.server.address
+        return self.config.address
+
+    def attach(self, node: Any) -> None:
+        """Bind to ``node`` and add the worker hosts created so far to it."""
+        self.node = node
+        for host in self.workers.values():
+            if host.name not in node.hosts:
+                node.add_host(host)
+
+    async def start(self, node: Any) -> None:
+        """Start the server (if embedded), the bridge and connect. From trio."""
+        if self._state is not ClientState.NEW:
+            return
+        self.attach(node)
+        self._state = ClientState.RUNNING
+        try:
+            if self.config.embedded:
+                self.server = DevServer(
+                    db_filename=self.db_filename,
+                    namespaces=[self.config.namespace]
+                    if self.config.namespace != "default"
+                    else [],
+                    **self.server_options,
+                )
+                # fork on this (the trio, long-lived) thread: PDEATHSIG follows the thread
+                self.server.launch()
+                await trio.to_thread.run_sync(self.server.wait_ready)
+            self.bridge = AsyncioBridge(f"temporal:{self.name}")
+            await self.bridge.start(node.system_nursery())
+            self.client = await self._connect()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self.aclose()
+            raise
+
+    async def _connect(self) -> temporalio.client.Client:
+        """Connect, retrying while the server is still coming up (a dev server accepts
+        TCP a moment before its frontend answers) for up to ``connection_timeout``."""
+        assert self.bridge is not None
+        deadline = trio.current_time() + self.config.connection_timeout
+        delay = 0.05
+        while True:
+            try:
+                return await self.bridge.run(connect_client, self.address, self.config)
+            except Error as e:
+                if e.kind is not ErrorKind.UNAVAILABLE or trio.current_time() >= deadline:
+                    raise
+            await trio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def add_worker(
+        self,
+        name: str,
+        task_queue: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        activities: Any = None,
+    ) -> WorkerHost:
+        """Create the host for a ``temporal.worker`` entry and add it to the node."""
+        if name in self.workers:
+            raise Error(
+                f"temporal.worker {name!r} already exists on client {self.name!r}",
+                kind=ErrorKind.ALREADY_EXISTS,
+                retryable=False,
+            )
+        host = WorkerHost(name, self, task_queue, options=options, activities=activities)
+        self.workers[name] = host
+        if self.node is not None:
+            self.node.add_host(host)
+        return host
+
+    def hosts_table(self) -> dict[str, str]:
+        return {name: w.task_queue for name, w in self.workers.items()}
+
+    async def aclose(self) -> None:
+        """Stop every worker, the bridge thread, then the server. Idempotent."""
+        if self._state is ClientState.STOPPED:
+            return
+        self._state = ClientState.STOPPED
+        with trio.CancelScope(shield=True):
+            for host in list(self.workers.values()):
+                await host._stop_worker()
+            if self.bridge is not None:
+                await self.bridge.aclose()
+            if self.server is not None:
+                await trio.to_thread.run_sync(self.server.stop)
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self._state.value,
+            "address": self.address if self._state is ClientState.RUNNING else None,
+            "embedded": self.config.embedded,
+            "workers": sorted(self.workers),
+        }
+
+    def __repr__(self) -> str:
+        return f"<TemporalClient {self.name} {self._state.value} {self.config.address}>"

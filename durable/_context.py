@@ -1,7 +1,7 @@
 """The workflow context: the kernel's :class:`~beamish.actors.Context`, backed by Temporal.
 
 What it is for
-    A workflow is the same abstraction as a process (``ARCHITECTURE.md``): its body is an
+    A workflow is the same abstraction as a process: its body is an
     ``async def body(ctx, *args)`` — or a Lua script driven by the Lua bridge — that acts
     only through its context. :class:`WorkflowContext` is the backend that runs inside a
     Temporal workflow, on temporalio's deterministic asyncio loop, and turns each effect
@@ -45,20 +45,26 @@ How each operation maps (and how it replays)
     Ordering: everything this context sends to one destination (signals, cancels, local
     sends, the start of a child and its start-up messages) leaves in the order the body
     issued it, because each such operation waits for the previous one to the same
-    destination. Operations to different destinations may interleave. When the body
-    exits, the workflow completes only after everything it sent has left (as in Erlang,
-    a message sent before exit is not lost).
+    destination (``_fifo.py``, the chain the worker host uses too). Operations to
+    different destinations may interleave. When the body exits, the workflow completes
+    only after everything it sent has left (as in Erlang, a message sent before exit is
+    not lost).
 
-Activity options (``options=`` of ``call``/``call_async``; Wippy's names, with or
-without a ``temporal.`` or ``activity.`` prefix)
-    ``start_to_close_timeout`` (default 10 min), ``schedule_to_close_timeout``,
-    ``schedule_to_start_timeout``, ``heartbeat_timeout``, ``task_queue``, ``id``,
-    ``wait_for_cancellation`` (bool), ``retry_policy`` = {``initial_interval``,
-    ``backoff_coefficient``, ``maximum_interval``, ``maximum_attempts``,
-    ``non_retryable_error_types``}. Durations are a :class:`~datetime.timedelta`, a string
-    like ``"500ms"``, ``"10s"``, ``"5m"``, ``"1h"``, or a bare number of **milliseconds**
-    (Wippy's rule for Temporal options). The ``timeout`` argument of ``call`` (seconds,
-    as everywhere in the Context API) is the schedule-to-close timeout.
+Options (``options=`` of ``call``/``call_async`` and of ``spawn``/``exec``)
+    Wippy's names (``activity.<opt>``, ``workflow.<opt>``, optionally ``temporal.``-prefixed),
+    read by ``_options.py``, the one reader for activities, child workflows and workflows
+    started from outside: ``start_to_close_timeout`` (default 10 min), ``retry_policy``,
+    ``parent_close_policy``... Durations are Go strings (``"500ms"``, ``"1m30s"``),
+    timedeltas or bare numbers of **milliseconds** (Wippy's rule for Temporal options).
+    The ``timeout`` argument of ``call`` (seconds, as everywhere in the Context API) is
+    the schedule-to-close timeout.
+
+Identity
+    ``pid`` is ``{client@worker|workflow_id}``. ``parent`` is the parent workflow's PID
+    for a child started by a beamish workflow of the same client (the parent's workflow
+    ID from ``workflow.info().parent``, its host from the sender PID the parent put in
+    the start header), else ``None`` (a root workflow, or a parent beamish cannot place).
+    ``is_alive()`` is True while the body runs.
 
 Invariants
     * Every nondeterministic input (time, ids, randomness, signals, results) comes from
@@ -72,38 +78,37 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime
-import re
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import temporalio.common
 import temporalio.exceptions
 import temporalio.workflow as workflow
 
-from beamish.actors._context import Context, Target
-from beamish.actors._errors import Error, ErrorKind, ProcessExit
-from beamish.actors._future import Future
-from beamish.actors._isolate import isolate_args
-from beamish.actors._message import Event, EventKind, Message
-from beamish.actors._pid import Pid
+from beamish.actors import (
+    Context,
+    Error,
+    ErrorKind,
+    Event,
+    EventKind,
+    Future,
+    Mailbox,
+    Message,
+    Pid,
+    ProcessExit,
+    Target,
+    check_function_id,
+    check_topic,
+    isolate_args,
+)
 
-from ._convert import from_failure, to_wire
+from ._convert import SIGNAL_FROM, decode_header, from_failure, to_wire
+from ._fifo import FifoChains
+from ._options import activity_options, child_options
 from ._wchannel import CLOSED, WorkflowChannel, workflow_select
 
-__all__ = [
-    "DEFAULT_START_TO_CLOSE",
-    "WorkflowContext",
-    "WorkflowEnv",
-    "WorkflowFuture",
-    "activity_options",
-    "child_options",
-    "parse_duration",
-]
+__all__ = ["WorkflowContext", "WorkflowEnv", "WorkflowFuture"]
 
-#: Default activity start-to-close timeout (Wippy's default).
-DEFAULT_START_TO_CLOSE = datetime.timedelta(minutes=10)
 #: Timeout of the local activities that reach ordinary processes (send/cancel/terminate).
 LOCAL_OP_TIMEOUT = datetime.timedelta(seconds=30)
 #: Sender of the CANCEL event a Temporal cancellation request becomes.
@@ -136,6 +141,10 @@ class WorkflowEnv:
     hosts: Mapping[str, str] = field(default_factory=dict)
     activity_options: Mapping[str, Any] = field(default_factory=dict)
 
+    def is_worker(self, host: str) -> bool:
+        """Whether ``host`` is a ``temporal.worker`` of this client (ours included)."""
+        return host == self.worker or host in self.hosts
+
     def task_queue_of(self, host: str) -> str:
         if host == self.worker:
             return self.task_queue
@@ -157,6 +166,35 @@ def _unsupported(op: str, why: str) -> Error:
         kind=ErrorKind.INVALID,
         retryable=False,
     )
+
+
+def _parent_pid(env: WorkflowEnv, info: workflow.Info) -> Pid | None:
+    """The parent workflow's PID, ``None`` for a root workflow.
+
+    Temporal tells a child its parent's workflow ID only; the host part comes from the
+    sender PID a beamish parent puts in the start header (``_interceptors.py``). It is
+    trusted only if it names that workflow on a worker host of our client; a parent
+    started elsewhere (another client, a foreign SDK) stays ``None``. Both inputs are
+    in the history, so replay computes the same PID.
+    """
+    parent = info.parent
+    if parent is None:
+        return None
+    sender = decode_header(info.headers).get(SIGNAL_FROM)
+    if not isinstance(sender, str) or not Pid.looks_like(sender):
+        return None
+    try:
+        pid = Pid.parse(sender)
+    except Error:
+        return None
+    if pid.id != parent.workflow_id or pid.node != env.client or not env.is_worker(pid.host):
+        return None
+    return pid
+
+
+def _undeliverable(what: str, exc: Exception) -> None:
+    # An undeliverable send (signal to a finished workflow...) is not the sender's failure.
+    workflow.logger.warning("beamish: %s failed: %s", what, from_failure(exc))
 
 
 class WorkflowFuture(Future):
@@ -187,7 +225,7 @@ class WorkflowFuture(Future):
         await workflow.wait_condition(lambda: self._done)
 
 
-class WorkflowContext(Context):
+class WorkflowContext(Mailbox, Context):
     """The :class:`~beamish.actors.Context` of a workflow run. See the module docstring."""
 
     kind = "workflow"
@@ -206,10 +244,13 @@ class WorkflowContext(Context):
         self.values: Mapping[str, Any] = dict(values or {})
         self.trap_links = False
         self._inbox: WorkflowChannel | None = None
+        self._direct: WorkflowChannel | None = None
         self._events: WorkflowChannel | None = None
-        self._topics: dict[str, WorkflowChannel] = {}
-        self._backlog: deque[Message] = deque()
-        self._outbox: dict[str, asyncio.Future[Any]] = {}  # destination -> last operation
+        self._topics: dict[str, WorkflowChannel] | None = None
+        self._backlog = None
+        self.parent = _parent_pid(env, info)
+        self._alive = True  # until the body has returned or raised (run_entry)
+        self._outbox = FifoChains(_undeliverable)  # per destination, see the module doc
         self._children: dict[Pid, Any] = {}  # child PID -> ChildWorkflowHandle once started
         self._tasks: set[asyncio.Task[Any]] = set()  # keep background tasks referenced
         self.cancel_requested = False
@@ -218,62 +259,16 @@ class WorkflowContext(Context):
     # Inbound: signals and events (called by the workflow class)
     # ==================================================================================
 
-    def _deliver(self, msg: Message) -> None:
-        ch = self._topics.get(msg.topic)
-        if ch is not None:
-            ch.put_nowait(msg)
-        elif self._inbox is not None:
-            self._inbox.put_nowait(msg)
-        else:
-            self._backlog.append(msg)
-
-    def _deliver_event(self, event: Event) -> None:
-        self.events().put_nowait(event)
-
     def _on_cancel_requested(self, reason: str = "") -> None:
         self.cancel_requested = True
         self._deliver_event(Event(EventKind.CANCEL, TOPOLOGY_PID, reason=reason))
 
     # ==================================================================================
-    # Mailbox
+    # Mailbox: routing is the shared core's (``beamish.actors.Mailbox``)
     # ==================================================================================
 
-    def inbox(self) -> WorkflowChannel:
-        ch = self._inbox
-        if ch is None:
-            ch = self._inbox = WorkflowChannel("inbox")
-            while self._backlog:
-                ch.put_nowait(self._backlog.popleft())
-        return ch
-
-    def events(self) -> WorkflowChannel:
-        if self._events is None:
-            self._events = WorkflowChannel("events")
-        return self._events
-
-    def listen(self, topic: str) -> WorkflowChannel:
-        _check_topic(topic)
-        ch = self._topics.get(topic)
-        if ch is None:
-            ch = self._topics[topic] = WorkflowChannel(topic)
-            if self._backlog:
-                keep: deque[Message] = deque()
-                for m in self._backlog:
-                    (ch.put_nowait(m) if m.topic == topic else keep.append(m))
-                self._backlog = keep
-        return ch
-
-    def unlisten(self, topic_or_channel: str | Any) -> None:
-        if isinstance(topic_or_channel, str):
-            ch = self._topics.pop(topic_or_channel, None)
-        else:
-            ch = None
-            for topic, c in self._topics.items():
-                if c is topic_or_channel:
-                    ch = self._topics.pop(topic)
-                    break
-        if ch is not None:
-            ch.close()
+    def _new_channel(self, name: str) -> WorkflowChannel:
+        return WorkflowChannel(name)
 
     async def receive(self, timeout: float | None = None) -> Message:
         """The next inbox message (signal); :class:`Timeout` after a durable timer."""
@@ -316,36 +311,17 @@ class WorkflowContext(Context):
 
     def _after(self, key: str, op: Callable[[], Awaitable[Any]], what: str) -> None:
         """Run ``op`` once every earlier operation to ``key`` has finished (FIFO)."""
-        prev = self._outbox.get(key)
-
-        async def run() -> None:
-            if prev is not None and not prev.done():
-                await asyncio.wait((prev,))
-            try:
-                await op()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # an undeliverable send is not the sender's failure
-                workflow.logger.warning("beamish: %s failed: %s", what, from_failure(e))
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._keep(task)
-        self._outbox[key] = task
-
-        def forget(t: asyncio.Future[Any], key: str = key) -> None:
-            if self._outbox.get(key) is t:
-                del self._outbox[key]
-
-        task.add_done_callback(forget)
+        self._outbox.run_after(key, op, what)
 
     async def _flush(self) -> None:
         """Wait until everything sent so far has left (run at exit: a workflow that
         completes with a signal still pending would drop it)."""
-        while self._outbox:
-            pending = [f for f in self._outbox.values() if not f.done()]
-            if not pending:
-                break
+        while pending := self._outbox.pending():
             await workflow.wait(pending)
+
+    def is_alive(self) -> bool:
+        """True while the body runs; False once it has returned or raised."""
+        return self._alive
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
@@ -353,7 +329,7 @@ class WorkflowContext(Context):
 
     def send(self, dest: Pid | str, topic: str, *payload: Any) -> None:
         """Signal a workflow, or reach an ordinary process once (local activity)."""
-        _check_topic(topic)
+        check_topic(topic)
         pid = self._resolve(dest, "send")
         payload = isolate_args(payload)
         if pid == self.pid:
@@ -439,15 +415,23 @@ class WorkflowContext(Context):
         link: bool = False,
         options: Mapping[str, Any] | None = None,
     ) -> Pid:
-        """Start a child workflow; its EXIT always arrives on :meth:`events`."""
+        """Start a child workflow; its EXIT always arrives on :meth:`events`.
+
+        With ``name`` (the child's workflow ID) already taken, nothing starts
+        (spawn-or-signal): ``messages`` go to the running workflow as signals and its PID
+        is returned. Its EXIT arrives only if it is a child of this workflow.
+        """
         entry_id, pid, task_queue, opts = self._child_start(target, host, name, options)
         for topic, _ in messages:
-            _check_topic(topic)
+            check_topic(topic)
+        if pid in self._children:  # a running child of ours holds the name
+            for topic, payload in messages:
+                self.send(pid, topic, *payload)
+            return pid
         wire_args = [to_wire(a) for a in isolate_args(args)]
         wire_messages = [(t, [to_wire(p) for p in payload]) for t, payload in messages]
         values = {**self.values, **context} if context else None
-        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox[pid.id] = started  # later sends to the child wait for its start
+        started = self._outbox.hold(pid.id)  # later sends to the child wait for its start
         self._children[pid] = None
 
         async def run_child() -> None:
@@ -456,6 +440,13 @@ class WorkflowContext(Context):
                 handle = await workflow.start_child_workflow(
                     entry_id, args=wire_args, id=pid.id, task_queue=task_queue, **opts
                 )
+            except temporalio.exceptions.WorkflowAlreadyStartedError:
+                # Another workflow holds the name: signal it instead (spawn-or-signal).
+                self._children.pop(pid, None)
+                started.set_result(None)
+                for topic, payload in messages:
+                    self.send(pid, topic, *payload)
+                return
             except Exception as e:
                 started.set_result(None)
                 self._children.pop(pid, None)
@@ -549,12 +540,7 @@ class WorkflowContext(Context):
         context: Mapping[str, Any] | None,
         options: Mapping[str, Any] | None,
     ) -> Any:
-        if not isinstance(func_id, str) or ":" not in func_id:
-            raise Error(
-                f"invalid function ID {func_id!r}: expected 'namespace:name'",
-                kind=ErrorKind.INVALID,
-                retryable=False,
-            )
+        check_function_id(func_id)
         merged = {**self.env.activity_options, **(options or {})}
         opts = activity_options(merged, timeout)
         token = outbound_values.set({**self.values, **context} if context else None)
@@ -668,160 +654,4 @@ class WorkflowContext(Context):
         return f"<WorkflowContext {self.pid} {self.entry_id}>"
 
 
-# -- option parsing ---------------------------------------------------------------------
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: Any, *, bare_unit: str = "ms") -> datetime.timedelta | None:
-    """A timedelta from a number, a timedelta, or ``"500ms"``/``"10s"``/``"5m"``/``"1h"``.
-
-    ``bare_unit`` is the unit of plain numbers: milliseconds by default (Wippy's rule for
-    Temporal options), ``"s"`` for the seconds of the Context API.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        return value
-    if isinstance(value, bool):
-        raise Error(f"invalid duration {value!r}", kind=ErrorKind.INVALID, retryable=False)
-    if isinstance(value, (int, float)):
-        return datetime.timedelta(seconds=float(value) * _UNITS[bare_unit])
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            unit = m.group(2) or bare_unit
-            return datetime.timedelta(seconds=float(m.group(1)) * _UNITS[unit])
-    raise Error(
-        f"invalid duration {value!r}: use seconds, or a string like '500ms', '10s', '5m', '1h'",
-        kind=ErrorKind.INVALID,
-        retryable=False,
-    )
-
-
-def _strip(options: Mapping[str, Any], *prefixes: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        k = key
-        for p in prefixes:
-            if k.startswith(p):
-                k = k[len(p) :]
-        out[k] = value
-    return out
-
-
-def retry_policy(spec: Mapping[str, Any] | None) -> temporalio.common.RetryPolicy | None:
-    if spec is None:
-        return None
-    if isinstance(spec, temporalio.common.RetryPolicy):
-        return spec
-    kw: dict[str, Any] = {}
-    if "initial_interval" in spec:
-        kw["initial_interval"] = parse_duration(spec["initial_interval"])
-    if "backoff_coefficient" in spec:
-        kw["backoff_coefficient"] = float(spec["backoff_coefficient"])
-    if "maximum_interval" in spec:
-        kw["maximum_interval"] = parse_duration(spec["maximum_interval"])
-    if "maximum_attempts" in spec:
-        kw["maximum_attempts"] = int(spec["maximum_attempts"])
-    if "non_retryable_error_types" in spec:
-        kw["non_retryable_error_types"] = [str(t) for t in spec["non_retryable_error_types"]]
-    return temporalio.common.RetryPolicy(**kw)
-
-
-_ACTIVITY_TIMEOUTS = (
-    "start_to_close_timeout",
-    "schedule_to_close_timeout",
-    "schedule_to_start_timeout",
-    "heartbeat_timeout",
-)
-
-
-def activity_options(options: Mapping[str, Any], timeout: float | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``workflow.start_activity`` from Wippy-style options."""
-    o = _strip(options, "temporal.", "activity.")
-    kw: dict[str, Any] = {}
-    for name in _ACTIVITY_TIMEOUTS:
-        if o.get(name) is not None:
-            kw[name] = parse_duration(o[name])
-    if timeout is not None:
-        kw["schedule_to_close_timeout"] = parse_duration(timeout, bare_unit="s")
-    if "start_to_close_timeout" not in kw and "schedule_to_close_timeout" not in kw:
-        kw["start_to_close_timeout"] = DEFAULT_START_TO_CLOSE
-    if o.get("task_queue"):
-        kw["task_queue"] = str(o["task_queue"])
-    if o.get("id"):
-        kw["activity_id"] = str(o["id"])
-    if o.get("retry_policy") is not None:
-        kw["retry_policy"] = retry_policy(o["retry_policy"])
-    if o.get("wait_for_cancellation"):
-        kw["cancellation_type"] = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-    return kw
-
-
-_PARENT_CLOSE = {
-    "terminate": workflow.ParentClosePolicy.TERMINATE,
-    "abandon": workflow.ParentClosePolicy.ABANDON,
-    "request_cancel": workflow.ParentClosePolicy.REQUEST_CANCEL,
-}
-_REUSE = {
-    "allow_duplicate": temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    "allow_duplicate_failed_only": (
-        temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
-    ),
-    "reject_duplicate": temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
-}
-
-
-def child_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Keyword arguments for ``workflow.start_child_workflow`` (plus ``id`` if given)."""
-    if not options:
-        return {}
-    o = _strip(options, "temporal.", "workflow.")
-    kw: dict[str, Any] = {}
-    if o.get("id"):
-        kw["id"] = str(o["id"])
-    for name in ("execution_timeout", "run_timeout", "task_timeout"):
-        if o.get(name) is not None:
-            kw[name] = parse_duration(o[name])
-    if o.get("retry_policy") is not None:
-        kw["retry_policy"] = retry_policy(o["retry_policy"])
-    if o.get("parent_close_policy"):
-        kw["parent_close_policy"] = _choice(
-            _PARENT_CLOSE, o["parent_close_policy"], "parent_close_policy"
-        )
-    if o.get("id_reuse_policy"):
-        kw["id_reuse_policy"] = _choice(_REUSE, o["id_reuse_policy"], "id_reuse_policy")
-    if o.get("wait_for_cancellation") is False:
-        kw["cancellation_type"] = workflow.ChildWorkflowCancellationType.TRY_CANCEL
-    if o.get("memo"):
-        kw["memo"] = dict(o["memo"])
-    if o.get("cron_schedule"):
-        kw["cron_schedule"] = str(o["cron_schedule"])
-    return kw
-
-
-def _choice(table: Mapping[str, Any], value: Any, what: str) -> Any:
-    try:
-        return table[str(value).lower()]
-    except KeyError:
-        raise Error(
-            f"invalid {what} {value!r}: one of {', '.join(sorted(table))}",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        ) from None
-
-
-def _check_topic(topic: object) -> None:
-    if not isinstance(topic, str) or not topic:
-        raise Error("topic must be a non-empty string", kind=ErrorKind.INVALID, retryable=False)
-    if topic[0] == "@":
-        raise Error(
-            f"topic {topic!r} is reserved: topics starting with '@' belong to the runtime",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        )
-
-
-__all__ += ["CLOSED", "retry_policy"]
+__all__ += ["CLOSED"]

@@ -44,11 +44,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import temporalio.api.common.v1
+import temporalio.client
 import temporalio.converter
 import temporalio.exceptions
 
-from beamish.actors._errors import Error, ErrorKind, Timeout
-from beamish.actors._pid import Pid
+from beamish.actors import Error, ErrorKind, Pid, Timeout, as_error
 
 __all__ = [
     "CONTEXT_HEADER",
@@ -160,8 +160,6 @@ def to_failure(error: BaseException) -> temporalio.exceptions.ApplicationError:
     if isinstance(error, temporalio.exceptions.ApplicationError):
         return error
     if not isinstance(error, Error):
-        from beamish.actors._errors import as_error
-
         error = as_error(error)
     details = () if error.details is None else (to_wire(error.details),)
     # An error with a deliberate kind is an outcome, not a crash: the SDK logs BENIGN
@@ -190,7 +188,7 @@ def from_failure(exc: BaseException) -> Error:
     seen = 0
     outer = exc
     while seen < 8 and isinstance(
-        exc, (te.ActivityError, te.ChildWorkflowError, _workflow_failure_error())
+        exc, (te.ActivityError, te.ChildWorkflowError, temporalio.client.WorkflowFailureError)
     ):
         cause = getattr(exc, "cause", None) or exc.__cause__
         if cause is None:
@@ -221,8 +219,6 @@ def from_failure(exc: BaseException) -> Error:
         )
     if isinstance(exc, te.FailureError):
         return Error(exc.message or str(exc), kind=ErrorKind.INTERNAL, retryable=False)
-    from beamish.actors._errors import as_error
-
     return as_error(exc)
 
 
@@ -233,9 +229,3 @@ def _subject(exc: BaseException) -> str:
     if isinstance(exc, te.ChildWorkflowError):
         return f"child workflow {exc.workflow_type} ({exc.workflow_id})"
     return "the operation"
-
-
-def _workflow_failure_error() -> type[BaseException]:
-    import temporalio.client
-
-    return temporalio.client.WorkflowFailureError

@@ -1,4 +1,4 @@
-"""Workflows as processes: the ``temporal.worker`` host and the ``temporal.client`` it uses.
+"""Workflows as processes: the ``temporal.worker`` host.
 
 What it is for
     ``spawn("app:order", ..., host="app:worker")`` on a worker host starts a *workflow*
@@ -6,15 +6,18 @@ What it is for
     ``send`` signals it, ``cancel`` requests Temporal cancellation, ``terminate``
     terminates it, monitors get EXIT and links LINK_DOWN when it ends, ``exec`` waits for
     its result. :class:`WorkerHost` implements the kernel's
-    :class:`~beamish.actors.Host` seam for that; :class:`TemporalClient` owns what the
-    workers of one ``temporal.client`` share: the embedded dev server (when there is no
-    address), the asyncio bridge thread and the temporalio ``Client``.
+    :class:`~beamish.actors.Host` seam for that. What the workers of one
+    ``temporal.client`` share (the embedded dev server, the asyncio bridge thread, the
+    temporalio ``Client``) is owned by :class:`~beamish.durable.TemporalClient`
+    (``_client.py``), which creates the hosts; a host sees it only through
+    :class:`WorkerClient`.
 
 Design chosen
     * **Synchronous kernel calls, asynchronous Temporal.** Host operations run on the trio
       thread and never block: each is queued to the bridge loop (``call_soon``, FIFO)
-      onto a per-workflow chain, so everything sent to one workflow (its start, start-up
-      messages, signals, cancel, terminate) reaches Temporal in the order it was issued.
+      onto a per-workflow chain (``_fifo.py``), so everything sent to one workflow (its
+      start, start-up messages, signals, cancel, terminate) reaches Temporal in the
+      order it was issued.
     * **The PID exists before the workflow does.** ``spawn`` picks the workflow ID
       (``name``, ``temporal.workflow.id`` option, or a fresh ``0x…`` ID), attaches the
       parent's monitor/link, queues the start and returns. A start that fails later
@@ -38,11 +41,12 @@ Design chosen
       not stop a workflow linked to it — durable work outlives its starter (cancel it
       explicitly if it must stop).
 
-Start options (``options=`` of spawn, Wippy's ``temporal.workflow.<opt>``; the prefix may be
-dropped): ``id``, ``task_queue``, ``execution_timeout``, ``run_timeout``, ``task_timeout``,
-``id_conflict_policy`` (``use_existing`` | ``fail`` | ``terminate_existing``),
-``id_reuse_policy`` (``allow_duplicate`` | ``allow_duplicate_failed_only`` |
-``reject_duplicate``), ``retry_policy``, ``cron_schedule``, ``memo``, ``start_delay``.
+Start options (``options=`` of spawn, Wippy's ``workflow.<opt>`` or
+``temporal.workflow.<opt>``; the prefix may be dropped) are read by
+``_options.start_options``: ``id``, ``task_queue``, ``execution_timeout``,
+``run_timeout``, ``task_timeout``, ``id_conflict_policy``, ``id_reuse_policy``,
+``retry_policy``, ``cron_schedule``, ``memo``, ``start_delay``; durations as Go strings or
+bare milliseconds.
 
 Invariants
     * Every host method is called on the trio thread; every Temporal call runs on the
@@ -58,35 +62,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import functools
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import temporalio.client
 import temporalio.common
 import temporalio.exceptions
 import temporalio.service
-import trio
 
-from beamish.actors._errors import Error, ErrorKind, ProcessNotFound
-from beamish.actors._host import Host, SpawnRequest
-from beamish.actors._message import Event, Message
-from beamish.actors._pid import Pid
+from beamish.actors import (
+    Error,
+    ErrorKind,
+    Event,
+    Host,
+    Message,
+    Pid,
+    ProcessNotFound,
+    SpawnRequest,
+)
 
 from ._bridge import AsyncioBridge
-from ._client import ClientConfig, connect_client
-from ._context import WorkflowEnv, _strip, parse_duration, retry_policy
+from ._context import WorkflowEnv
 from ._convert import SIGNAL_FROM, from_failure, to_wire
+from ._fifo import FifoChains
 from ._interceptors import client_header
-from ._server import DevServer
+from ._options import start_options
 from ._worker import NodePort, WorkflowWorker
 from ._workflow import WorkflowEntry
 
-__all__ = ["TemporalClient", "WorkerHost"]
+__all__ = ["WorkerClient", "WorkerHost"]
 
 log = logging.getLogger("beamish.durable")
 
@@ -96,151 +104,25 @@ FINISHED_MEMORY = 10_000
 _WATCH_BACKOFF = (0.1, 2.0)
 
 
-class ClientState(enum.Enum):
-    NEW = "new"
-    RUNNING = "running"
-    STOPPED = "stopped"
+class WorkerClient(Protocol):
+    """What a :class:`WorkerHost` uses of its ``temporal.client``
+    (:class:`~beamish.durable.TemporalClient`): a seam, so the client can create hosts
+    without the two modules importing each other."""
 
-
-class TemporalClient:
-    """One ``temporal.client`` entry: server (if embedded), bridge thread, ``Client``.
-
-    Parameters:
-        name: the entry ID; the node part of workflow PIDs.
-        config: address / namespace / auth (:class:`ClientConfig`); embedded by default.
-        db_filename: the embedded server's SQLite file (``<app>/.beamish/temporal.db``);
-            ``None`` keeps an embedded server's state in memory.
-        server_options: extra :class:`DevServer` keywords (port, log_level, ...).
-
-    Use ``await client.start(node)`` then :meth:`add_worker`; ``aclose()`` (idempotent)
-    stops workers, the bridge thread and the server, in that order.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        config: ClientConfig | None = None,
-        *,
-        db_filename: str | Path | None = None,
-        server_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.name = name
-        self.config = config or ClientConfig()
-        self.db_filename = db_filename
-        self.server_options = dict(server_options or {})
-        self.server: DevServer | None = None
-        self.bridge: AsyncioBridge | None = None
-        self.client: temporalio.client.Client | None = None
-        self.node: Any = None
-        self.workers: dict[str, WorkerHost] = {}
-        self._state = ClientState.NEW
-
-    @property
-    def state(self) -> ClientState:
-        return self._state
-
-    @property
-    def address(self) -> str:
-        if self.server is not None:
-            return self.server.address
-        return self.config.address
-
-    def attach(self, node: Any) -> None:
-        """Bind to ``node`` and add the worker hosts created so far to it."""
-        self.node = node
-        for host in self.workers.values():
-            if host.name not in node.hosts:
-                node.add_host(host)
-
-    async def start(self, node: Any) -> None:
-        """Start the server (if embedded), the bridge and connect. From trio."""
-        if self._state is not ClientState.NEW:
-            return
-        self.attach(node)
-        self._state = ClientState.RUNNING
-        try:
-            if self.config.embedded:
-                self.server = DevServer(
-                    db_filename=self.db_filename,
-                    namespaces=[self.config.namespace]
-                    if self.config.namespace != "default"
-                    else [],
-                    **self.server_options,
-                )
-                # fork on this (the trio, long-lived) thread: PDEATHSIG follows the thread
-                self.server.launch()
-                await trio.to_thread.run_sync(self.server.wait_ready)
-            self.bridge = AsyncioBridge(f"temporal:{self.name}")
-            await self.bridge.start(node.system_nursery())
-            self.client = await self._connect()
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await self.aclose()
-            raise
-
-    async def _connect(self) -> temporalio.client.Client:
-        """Connect, retrying while the server is still coming up (a dev server accepts
-        TCP a moment before its frontend answers) for up to ``connection_timeout``."""
-        assert self.bridge is not None
-        deadline = trio.current_time() + self.config.connection_timeout
-        delay = 0.05
-        while True:
-            try:
-                return await self.bridge.run(connect_client, self.address, self.config)
-            except Error as e:
-                if e.kind is not ErrorKind.UNAVAILABLE or trio.current_time() >= deadline:
-                    raise
-            await trio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    def add_worker(
-        self,
-        name: str,
-        task_queue: str,
-        *,
-        options: Mapping[str, Any] | None = None,
-        activities: Any = None,
-    ) -> WorkerHost:
-        """Create the host for a ``temporal.worker`` entry and add it to the node."""
-        if name in self.workers:
-            raise Error(
-                f"temporal.worker {name!r} already exists on client {self.name!r}",
-                kind=ErrorKind.ALREADY_EXISTS,
-                retryable=False,
-            )
-        host = WorkerHost(name, self, task_queue, options=options, activities=activities)
-        self.workers[name] = host
-        if self.node is not None:
-            self.node.add_host(host)
-        return host
+    #: The entry ID: the node part of workflow PIDs.
+    name: str
+    #: The running bridge, ``None`` before ``start``.
+    bridge: AsyncioBridge | None
+    #: The connected temporalio client (lives on the bridge loop), ``None`` before.
+    client: temporalio.client.Client | None
 
     def hosts_table(self) -> dict[str, str]:
-        return {name: w.task_queue for name, w in self.workers.items()}
+        """Every worker host of the client -> its task queue."""
+        ...
 
     async def aclose(self) -> None:
-        """Stop every worker, the bridge thread, then the server. Idempotent."""
-        if self._state is ClientState.STOPPED:
-            return
-        self._state = ClientState.STOPPED
-        with trio.CancelScope(shield=True):
-            for host in list(self.workers.values()):
-                await host._stop_worker()
-            if self.bridge is not None:
-                await self.bridge.aclose()
-            if self.server is not None:
-                await trio.to_thread.run_sync(self.server.stop)
-
-    def statistics(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "state": self._state.value,
-            "address": self.address if self._state is ClientState.RUNNING else None,
-            "embedded": self.config.embedded,
-            "workers": sorted(self.workers),
-        }
-
-    def __repr__(self) -> str:
-        return f"<TemporalClient {self.name} {self._state.value} {self.config.address}>"
+        """Stop every worker, the bridge and the server. Idempotent."""
+        ...
 
 
 @dataclasses.dataclass
@@ -261,7 +143,7 @@ class WorkerHost(Host):
     def __init__(
         self,
         name: str,
-        client: TemporalClient,
+        client: WorkerClient,
         task_queue: str,
         *,
         options: Mapping[str, Any] | None = None,
@@ -276,7 +158,7 @@ class WorkerHost(Host):
         self.worker: WorkflowWorker | None = None
         self._watches: dict[str, _Watch] = {}
         self._finished: OrderedDict[str, tuple[Any, Error | None]] = OrderedDict()
-        self._chains: dict[str, asyncio.Future[Any]] = {}  # on the loop only
+        self._chains = FifoChains(_log_failure)  # per workflow ID; used on the loop only
         self.started = 0
         self.signals = 0
         self.worker_enabled = True
@@ -362,11 +244,12 @@ class WorkerHost(Host):
                 kind=ErrorKind.NOT_FOUND,
                 retryable=False,
             )
-        opts = _strip(request.options or {}, "temporal.", "workflow.")
-        explicit_id = request.name or opts.pop("id", None)
-        wf_id = str(explicit_id) if explicit_id else f"0x{_uuid_hex()}"
+        kwargs = start_options(
+            request.options, task_queue=self.task_queue, named=bool(request.name)
+        )
+        option_id = kwargs.pop("id", None)
+        wf_id = request.name or option_id or f"0x{uuid.uuid4().hex}"
         pid = Pid(self.name, wf_id, self.client.name)
-        kwargs = self._start_kwargs(opts, named=explicit_id is not None)
         parent = request.parent
         watched = parent is not None and (request.monitor or request.link)
         if watched:
@@ -387,32 +270,11 @@ class WorkerHost(Host):
             functools.partial(
                 self._start_on_loop, pid, target, args, messages, header, sender, kwargs
             ),
+            f"start of workflow {pid}",
         )
         if watched:
             self._ensure_polling(wf_id)
         return pid
-
-    def _start_kwargs(self, o: dict[str, Any], *, named: bool) -> dict[str, Any]:
-        kw: dict[str, Any] = {
-            "task_queue": str(o.get("task_queue") or self.task_queue),
-            "id_conflict_policy": temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING
-            if named
-            else temporalio.common.WorkflowIDConflictPolicy.FAIL,
-        }
-        if o.get("id_conflict_policy"):
-            kw["id_conflict_policy"] = _choice(_CONFLICT, o["id_conflict_policy"])
-        if o.get("id_reuse_policy"):
-            kw["id_reuse_policy"] = _choice(_REUSE, o["id_reuse_policy"])
-        for name in ("execution_timeout", "run_timeout", "task_timeout", "start_delay"):
-            if o.get(name) is not None:
-                kw[name] = parse_duration(o[name])
-        if o.get("retry_policy") is not None:
-            kw["retry_policy"] = retry_policy(o["retry_policy"])
-        if o.get("cron_schedule"):
-            kw["cron_schedule"] = str(o["cron_schedule"])
-        if o.get("memo"):
-            kw["memo"] = dict(o["memo"])
-        return kw
 
     async def _start_on_loop(
         self,
@@ -475,7 +337,9 @@ class WorkerHost(Host):
         sender = str(message.sender) if message.sender is not None else None
         self.signals += 1
         self._chain(
-            pid.id, functools.partial(self._signal_on_loop, pid, message.topic, args, sender)
+            pid.id,
+            functools.partial(self._signal_on_loop, pid, message.topic, args, sender),
+            f"signal {message.topic!r} to workflow {pid}",
         )
 
     async def _signal_on_loop(
@@ -493,21 +357,22 @@ class WorkerHost(Host):
 
     def cancel(self, pid: Pid, reason: str, sender: Pid | None) -> None:
         """Temporal cancellation; the workflow sees a CANCEL event."""
-        if pid.id in self._finished:
-            raise self.node.not_found(pid)
-
-        async def run() -> None:
-            client = self.client.client
-            assert client is not None
-            try:
-                await client.get_workflow_handle(pid.id).cancel()
-            except temporalio.service.RPCError as e:
-                log.warning("beamish: cancel of workflow %s failed: %s", pid, e)
-
-        self._chain(pid.id, run)
+        self._handle_op(pid, "cancel", lambda handle: handle.cancel(reason=reason))
 
     def terminate(self, pid: Pid) -> None:
         """Temporal terminate: monitors get EXIT with ``"process terminated"``."""
+        self._handle_op(
+            pid, "terminate", lambda handle: handle.terminate(reason="process.terminate")
+        )
+
+    def _handle_op(
+        self,
+        pid: Pid,
+        what: str,
+        op: Callable[[temporalio.client.WorkflowHandle[Any, Any]], Awaitable[Any]],
+    ) -> None:
+        """Queue ``op(handle)`` for workflow ``pid``; :class:`ProcessNotFound` at once if
+        it is known to be finished, a logged warning if Temporal refuses it later."""
         if pid.id in self._finished:
             raise self.node.not_found(pid)
 
@@ -515,11 +380,11 @@ class WorkerHost(Host):
             client = self.client.client
             assert client is not None
             try:
-                await client.get_workflow_handle(pid.id).terminate(reason="process.terminate")
+                await op(client.get_workflow_handle(pid.id))
             except temporalio.service.RPCError as e:
-                log.warning("beamish: terminate of workflow %s failed: %s", pid, e)
+                log.warning("beamish: %s of workflow %s failed: %s", what, pid, e)
 
-        self._chain(pid.id, run)
+        self._chain(pid.id, run, f"{what} of workflow {pid}")
 
     def add_monitor(self, target: Pid, watcher: Pid) -> None:
         if target.id in self._finished:
@@ -578,7 +443,12 @@ class WorkerHost(Host):
         if w.polling:
             return
         w.polling = True
-        self._chain(wf_id, functools.partial(self._poll_on_loop, wf_id), barrier=False)
+        self._chain(
+            wf_id,
+            functools.partial(self._poll_on_loop, wf_id),
+            f"exit watch of workflow {wf_id}",
+            barrier=False,
+        )
 
     async def _poll_on_loop(self, wf_id: str) -> None:
         """Long-poll the workflow's result; retry through server restarts."""
@@ -643,11 +513,13 @@ class WorkerHost(Host):
     # Per-workflow FIFO chains (the loop side)
     # ==================================================================================
 
-    def _chain(self, wf_id: str, op: Callable[[], Awaitable[Any]], *, barrier: bool = True) -> None:
+    def _chain(
+        self, wf_id: str, op: Callable[[], Awaitable[Any]], what: str, *, barrier: bool = True
+    ) -> None:
         """Queue ``op`` for ``wf_id`` on the loop, after every earlier op for it.
 
         ``barrier=False`` (the exit watcher) waits for the earlier ops but later ops do
-        not wait for it.
+        not wait for it. Raises ``Error(UNAVAILABLE)`` when the bridge is not running.
         """
         bridge = self.client.bridge
         if bridge is None or bridge.closed:
@@ -657,30 +529,9 @@ class WorkerHost(Host):
                 kind=ErrorKind.UNAVAILABLE,
                 retryable=False,
             )
-        bridge.call_soon(self._chain_on_loop, wf_id, op, barrier)
-
-    def _chain_on_loop(self, wf_id: str, op: Callable[[], Awaitable[Any]], barrier: bool) -> None:
-        prev = self._chains.get(wf_id)
-
-        async def run() -> None:
-            if prev is not None and not prev.done():
-                await asyncio.wait((prev,))
-            try:
-                await op()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("beamish: operation on workflow %s failed", wf_id)
-
-        task = asyncio.get_running_loop().create_task(run())
-        if barrier:
-            self._chains[wf_id] = task
-
-            def forget(t: asyncio.Future[Any]) -> None:
-                if self._chains.get(wf_id) is t:
-                    del self._chains[wf_id]
-
-            task.add_done_callback(forget)
+        bridge.call_soon(
+            functools.partial(self._chains.run_after, wf_id, op, what, barrier=barrier)
+        )
 
     # ==================================================================================
 
@@ -701,31 +552,6 @@ class WorkerHost(Host):
         return f"<WorkerHost {self.name} queue={self.task_queue} watched={len(self._watches)}>"
 
 
-_CONFLICT = {
-    "use_existing": temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING,
-    "fail": temporalio.common.WorkflowIDConflictPolicy.FAIL,
-    "terminate_existing": temporalio.common.WorkflowIDConflictPolicy.TERMINATE_EXISTING,
-}
-_REUSE = {
-    "allow_duplicate": temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    "allow_duplicate_failed_only": (
-        temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
-    ),
-    "reject_duplicate": temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
-}
-
-
-def _choice(table: Mapping[str, Any], value: Any) -> Any:
-    try:
-        return table[str(value).lower()]
-    except KeyError:
-        raise Error(
-            f"invalid workflow option value {value!r}: one of {', '.join(sorted(table))}",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        ) from None
-
-
 def _start_error(pid: Pid, exc: BaseException) -> Error:
     if isinstance(exc, Error):
         return exc
@@ -736,7 +562,5 @@ def _start_error(pid: Pid, exc: BaseException) -> Error:
     )
 
 
-def _uuid_hex() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
+def _log_failure(what: str, exc: Exception) -> None:
+    log.error("beamish: %s failed", what, exc_info=exc)

@@ -14,8 +14,8 @@ What it is for
       ``values``; ``handle_signal``: read the sender PID for the signal handler;
     * workflow outbound ``start_activity`` / ``start_child_workflow``: send the workflow's
       context values on (or the per-call values in
-      :data:`~beamish.durable._context.outbound_values`); external/child signals: our PID
-      as ``temporal.signal.from``;
+      :data:`~beamish.durable._context.outbound_values`); external/child signals, and
+      child starts (the child's ``parent``): our PID as ``temporal.signal.from``;
     * activity inbound: expose the header's values as :data:`activity_values` to the
       activity dispatcher.
 
@@ -38,7 +38,7 @@ import temporalio.client
 import temporalio.worker
 import temporalio.workflow as workflow
 
-from beamish.actors._pid import Pid
+from beamish.actors import Pid
 
 from ._context import outbound_values
 from ._convert import SIGNAL_FROM, decode_header, with_header
@@ -149,6 +149,9 @@ class _WorkflowOutbound(temporalio.worker.WorkflowOutboundInterceptor):
         self, input: temporalio.worker.StartChildWorkflowInput
     ) -> workflow.ChildWorkflowHandle[Any, Any]:
         values = self._values()
+        ctx = _ctx()
+        if ctx is not None:  # the child reads its parent's PID from the sender
+            values = {**(values or {}), SIGNAL_FROM: str(ctx.pid)}
         if values:
             input.headers = with_header(input.headers, values)
         return await self.next.start_child_workflow(input)

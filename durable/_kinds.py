@@ -35,22 +35,20 @@ Lifecycle
 from __future__ import annotations
 
 import inspect
-import sys
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from beamish.actors._errors import Error
+# The kernel's protocols for what kind handlers see of the shell's App and Registry.
+from beamish.actors import AppLike as App
+from beamish.actors import Entry, import_handler
+from beamish.actors import RegistryLike as Registry
+from beamish.luabridge import LuaEntrySpec, LuaSyntaxError, spec_from_entry
 
-from ._client import ClientConfig
-from ._host import TemporalClient, WorkerHost
-from ._lua import WorkflowLuaKind
+from ._client import ClientConfig, TemporalClient
+from ._host import WorkerHost
+from ._lua import LuaWorkflow, check_workflow_modules, new_workflow_sandbox
 from ._worker import WORKER_OPTIONS
-from ._workflow import resolve_body
-
-if TYPE_CHECKING:  # the shell imports us, never the reverse at run time
-    from beamish._app import App
-    from beamish._registry import Entry, Registry
 
 __all__ = ["KIND_HANDLERS"]
 
@@ -169,23 +167,6 @@ def _worker_host(entry: Entry, app: App) -> WorkerHost:
     return host
 
 
-def _import_handler(entry: Entry) -> Any:
-    """``handler: package.module:callable`` with the entry's folder importable.
-
-    (The shell has the same helper; this layer must not import the shell.)
-    """
-    spec = entry.data.get("handler")
-    if not isinstance(spec, str) or ":" not in spec:
-        raise entry.error(f"'handler' must be 'package.module:callable', got {spec!r}")
-    folder = str(entry.directory)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    try:
-        return resolve_body(spec, entry.id)
-    except Error as e:
-        raise entry.error(e.message) from e
-
-
 class _WorkflowKindBase:
     order = 25
 
@@ -206,7 +187,7 @@ class WorkflowPyKind(_WorkflowKindBase):
 
     def validate(self, entry: Entry, registry: Registry) -> None:
         self._require_worker(entry, registry)
-        fn = _import_handler(entry)
+        fn = import_handler(entry)
         if not inspect.iscoroutinefunction(fn):
             raise entry.error(
                 f"handler {entry.data['handler']!r} must be 'async def body(ctx, *args)'"
@@ -216,13 +197,43 @@ class WorkflowPyKind(_WorkflowKindBase):
         sandboxed = bool(
             (((entry.meta or {}).get("temporal") or {}).get("workflow") or {}).get("sandbox")
         )
-        fn = _import_handler(entry)  # also puts the entry folder on sys.path (the sandbox
+        fn = import_handler(entry)  # also puts the entry folder on sys.path (the sandbox
         body: Any = entry.data["handler"] if sandboxed else fn  # imports the path again)
         _worker_host(entry, app).register_workflow(
             entry.id, body, sandboxed=sandboxed, kind=self.kind
         )
 
 
-KIND_HANDLERS: list[Any] = [TemporalClientKind(), TemporalWorkerKind(), WorkflowPyKind()]
+def _library_specs(registry: Registry) -> dict[str, LuaEntrySpec]:
+    return {e.id: spec_from_entry(e) for e in registry.find("library.lua")}
 
-KIND_HANDLERS.append(WorkflowLuaKind())
+
+class WorkflowLuaKind(_WorkflowKindBase):
+    """``workflow.lua``: a Lua script run as a durable workflow (``_lua.py``)."""
+
+    kind = "workflow.lua"
+
+    def validate(self, entry: Entry, registry: Registry) -> None:
+        self._require_worker(entry, registry)
+        spec = spec_from_entry(entry)
+        check_workflow_modules(spec)
+        libraries = _library_specs(registry)
+        for alias, target in spec.imports.items():
+            if target not in libraries:
+                raise entry.error(f"import {alias!r} -> {target!r} is not a library.lua entry")
+        try:
+            LuaWorkflow(spec, libraries).prepare(new_workflow_sandbox(f"check:{entry.id}"))
+        except LuaSyntaxError as e:
+            raise entry.error(str(e)) from e
+
+    async def install(self, entry: Entry, app: App) -> None:
+        body = LuaWorkflow(spec_from_entry(entry), _library_specs(app.registry))
+        _worker_host(entry, app).register_workflow(entry.id, body, kind=self.kind)
+
+
+KIND_HANDLERS: list[Any] = [
+    TemporalClientKind(),
+    TemporalWorkerKind(),
+    WorkflowPyKind(),
+    WorkflowLuaKind(),
+]

@@ -8,9 +8,10 @@ What it is for
     ``funcs.call``, ``time.sleep``, ``process.send``/``receive``, ``uuid.v4`` — is a
     driver command performed through that context, so it becomes a recorded Temporal
     command with no Lua-specific code here. This module adds what only workflows have:
-    the ``workflow`` Lua module and the determinism rules.
+    the ``workflow`` Lua module and the determinism rules. (The ``workflow.lua`` entry
+    kind that builds these bodies from YAML lives with the other kinds, ``_kinds.py``.)
 
-Determinism (``temporal-notes.md``)
+Determinism
     1. A **fresh Lua runtime per run** (replay rebuilds the Lua state by re-execution;
        nothing is shared between runs or with the kernel's host sandboxes). Cheap to
        build: the host Lua is precompiled once per Python process and only loaded, and
@@ -32,7 +33,7 @@ Determinism (``temporal-notes.md``)
     An uncaught Lua error fails the *workflow* (non-retryable ``ApplicationError`` with
     the error's kind), never just the task.
 
-The ``workflow`` module (``lua-api.md`` §1.7)
+The ``workflow`` module (Wippy's documented API)
     ``workflow.info()`` (nil outside a workflow), ``workflow.exec(id, ...)`` (child
     workflow, ``result, err``), ``workflow.version(change_id, min, max)``,
     ``workflow.attrs{memo=...}`` (search attributes: INVALID, not supported yet),
@@ -45,28 +46,32 @@ kernel does import trio, is passed through Temporal's sandbox, never re-imported
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import temporalio.workflow as workflow
 
-from beamish.actors._errors import Error, ErrorKind
-from beamish.luabridge._commands import command
-from beamish.luabridge._entries import LuaEntrySpec, spec_from_entry
-from beamish.luabridge._lib_process import exec_await
-from beamish.luabridge._modules import GLOBAL_MODULES, install_modules
-from beamish.luabridge._runtime import DEFAULT_MAX_MEMORY, LuaSyntaxError, Sandbox
-from beamish.luabridge._scripts import run_lua_process
-
-if TYPE_CHECKING:
-    from beamish._app import App
-    from beamish._registry import Entry, Registry
+from beamish.actors import Context, Error, ErrorKind
+from beamish.luabridge import (
+    DEFAULT_MAX_MEMORY,
+    GLOBAL_MODULES,
+    Driver,
+    HostLua,
+    LuaEntrySpec,
+    LuaScripts,
+    Sandbox,
+    command,
+    exec_await,
+    install_modules,
+    run_lua_process,
+)
 
 __all__ = [
     "WORKFLOW_INSTRUCTION_BUDGET",
     "WORKFLOW_MODULES",
     "LuaWorkflow",
-    "WorkflowLuaKind",
+    "check_workflow_modules",
     "lua_workflow_body",
+    "new_workflow_sandbox",
 ]
 
 #: Modules a workflow script may list in ``modules:`` (deterministic ones only).
@@ -74,44 +79,38 @@ WORKFLOW_MODULES = frozenset({"time", "json", "funcs", "uuid", "ctx", "logger", 
 #: Instructions per resume: ~0.1-0.3 s of Lua at most, far below the 2 s deadlock detector.
 WORKFLOW_INSTRUCTION_BUDGET = 30_000_000
 
-WORKFLOW_LUA = r"""
-local core = ...
-local command = core.command
-local workflow = {}
-function workflow.info() return command("wf_info") end
-function workflow.exec(id, ...) return command("wf_exec", id, ...) end
-function workflow.version(change_id, min, max) return command("wf_version", change_id, min, max) end
-function workflow.attrs(t) return command("wf_attrs", t) end
-function workflow.history_length() return command("wf_history", "history_length") end
-function workflow.history_size() return command("wf_history", "history_size") end
-return workflow
-"""
+#: Privileged Lua, ``lua/workflow.lua``: called with (core); returns the module table.
+WORKFLOW_LUA = HostLua("beamish.durable", "workflow.lua")
 
 
-def _in_workflow(drv: Any) -> bool:
-    return getattr(drv.ctx, "kind", None) == "workflow"
+def _in_workflow(drv: Driver) -> bool:
+    """Whether the script runs as a workflow (its context records and replays)."""
+    ctx: Context = drv.ctx
+    return ctx.durable
 
 
-def _err(drv: Any, exc: Error) -> tuple[Any, ...]:
+def _err(drv: Driver, exc: Error) -> tuple[Any, ...]:
     return (0, None, drv.sb.convert.error_to_lua(exc))
 
 
 @command("wf_info")
-def _wf_info(drv: Any, tid: int) -> tuple[Any, ...]:
+def _wf_info(drv: Driver, tid: int) -> tuple[Any, ...]:
     if not _in_workflow(drv):
         return (0, None)
     return (0, drv.sb.to_lua(drv.ctx.workflow_info()))
 
 
 @command("wf_history")
-def _wf_history(drv: Any, tid: int, what: Any = None) -> tuple[Any, ...]:
+def _wf_history(drv: Driver, tid: int, what: Any = None) -> tuple[Any, ...]:
     if not _in_workflow(drv):
         return (0, 0)
     return (0, int(drv.ctx.workflow_info()[str(what)]))
 
 
 @command("wf_version")
-def _wf_version(drv: Any, tid: int, change_id: Any = None, lo: Any = None, hi: Any = None) -> Any:
+def _wf_version(
+    drv: Driver, tid: int, change_id: Any = None, lo: Any = None, hi: Any = None
+) -> tuple[Any, ...]:
     if not isinstance(change_id, str) or not change_id:
         return (1, "bad argument #1 to 'version' (change id string expected)")
     if not isinstance(lo, int) or not isinstance(hi, int):
@@ -129,7 +128,7 @@ def _wf_version(drv: Any, tid: int, change_id: Any = None, lo: Any = None, hi: A
 
 
 @command("wf_attrs")
-def _wf_attrs(drv: Any, tid: int, t: Any = None) -> tuple[Any, ...]:
+def _wf_attrs(drv: Driver, tid: int, t: Any = None) -> tuple[Any, ...]:
     spec = drv.sb.from_lua(t) if t is not None else None
     if not isinstance(spec, dict) or not ({"memo", "search"} & set(spec)):
         return _err(
@@ -155,7 +154,7 @@ def _wf_attrs(drv: Any, tid: int, t: Any = None) -> tuple[Any, ...]:
 
 
 @command("wf_exec")
-def _wf_exec(drv: Any, tid: int, target: Any = None, *args: Any) -> Any:
+def _wf_exec(drv: Driver, tid: int, target: Any = None, *args: Any) -> Any:
     if not _in_workflow(drv):
         return _err(
             drv,
@@ -178,7 +177,7 @@ def install_workflow_module(sb: Sandbox) -> None:
     if "workflow" in sb.module_names:
         return
     core = sb.core
-    sb.install_lazy_modules(("workflow",), WORKFLOW_LUA, lambda: (core,), chunkname="workflow")
+    sb.install_lazy_modules(("workflow",), WORKFLOW_LUA, lambda: (core,))
     sb.module_names = sb.module_names | {"workflow"}
 
 
@@ -201,6 +200,7 @@ def new_workflow_sandbox(
 
 
 def check_workflow_modules(spec: LuaEntrySpec) -> None:
+    """Refuse (the entry's load error) a ``modules:`` name a workflow may not require."""
     allowed = WORKFLOW_MODULES | set(GLOBAL_MODULES)
     for m in spec.modules:
         if m not in allowed:
@@ -214,7 +214,9 @@ def check_workflow_modules(spec: LuaEntrySpec) -> None:
 class LuaWorkflow:
     """The body of a ``workflow.lua`` entry: ``await LuaWorkflow(...)(ctx, *args)``.
 
-    ``libraries`` holds the ``library.lua`` specs its ``imports`` may reach.
+    ``libraries`` holds the ``library.lua`` specs its ``imports`` may reach. Compiling
+    is the Lua bridge's (:meth:`~beamish.luabridge.LuaScripts.prepare`), into a fresh
+    sandbox per run. Raises the entry's load error for a module workflows may not use.
     """
 
     def __init__(
@@ -231,34 +233,24 @@ class LuaWorkflow:
         self.max_memory = max_memory
         self.instruction_budget = instruction_budget
         self.__qualname__ = f"lua_workflow[{spec.id}]"
+        self._scripts = LuaScripts()
+        for s in (*self.libraries.values(), spec):
+            self._scripts.add(s)
 
     def prepare(self, sb: Sandbox) -> Any:
-        """Compile the entry (and the libraries it imports) into ``sb``."""
-        done: dict[str, Any] = {}
+        """Compile the entry (and the libraries it imports) into ``sb``; its Lua spec.
+        Raises :class:`~beamish.luabridge.LuaSyntaxError` naming the chunk."""
+        return self._scripts.prepare(sb, self.spec.id, cache={})  # the sandbox is this run's
 
-        def register(spec: LuaEntrySpec, seen: frozenset[str]) -> Any:
-            if spec.id in done:
-                return done[spec.id]
-            for target in spec.imports.values():
-                lib = self.libraries.get(target)
-                if lib is not None and target not in seen:
-                    register(lib, seen | {spec.id})
-            chunk = sb.compile(spec.source, spec.chunkname)
-            lspec = sb.register_entry(spec.id, chunk, modules=spec.modules, imports=spec.imports)
-            done[spec.id] = lspec
-            return lspec
-
-        return register(self.spec, frozenset())
-
-    async def __call__(self, ctx: Any, *args: Any) -> Any:
+    async def __call__(self, ctx: Context, *args: Any) -> Any:
         sb = new_workflow_sandbox(
             f"workflow:{self.spec.id}",
             max_memory=self.max_memory,
             instruction_budget=self.instruction_budget,
         )
-        random = getattr(ctx, "random", None)
-        if random is not None:  # same seed on replay: math.random is deterministic
-            sb.eval_privileged("math.randomseed(...)", int(random() * 2**53), name="seed")
+        # math.random seeded from the context: in a workflow that draw is recorded, so
+        # replay seeds the same and the script draws the same numbers.
+        sb.eval_privileged("math.randomseed(...)", int(ctx.random() * 2**53), name="seed")
         lspec = self.prepare(sb)
         return await run_lua_process(ctx, sb, lspec, self.spec.method or "main", args)
 
@@ -290,47 +282,3 @@ def lua_workflow_body(
     # fail now on syntax errors, not in the first workflow task
     body.prepare(new_workflow_sandbox(f"check:{entry_id}"))
     return body
-
-
-# -- the entry kind -------------------------------------------------------------------------
-
-
-def _library_specs(registry: Registry) -> dict[str, LuaEntrySpec]:
-    return {e.id: spec_from_entry(e) for e in registry.find("library.lua")}
-
-
-class WorkflowLuaKind:
-    """``workflow.lua``: a Lua script run as a durable workflow."""
-
-    kind = "workflow.lua"
-    order = 25
-
-    def validate(self, entry: Entry, registry: Registry) -> None:
-        from ._kinds import _worker_ref
-
-        if _worker_ref(entry, registry, "workflow") is None:
-            raise entry.error(
-                "missing meta.temporal.workflow.worker (the temporal.worker entry that runs "
-                "this workflow)"
-            )
-        spec = spec_from_entry(entry)
-        check_workflow_modules(spec)
-        libraries = _library_specs(registry)
-        for alias, target in spec.imports.items():
-            if target not in libraries:
-                raise entry.error(f"import {alias!r} -> {target!r} is not a library.lua entry")
-        try:
-            LuaWorkflow(spec, libraries).prepare(new_workflow_sandbox(f"check:{entry.id}"))
-        except LuaSyntaxError as e:
-            raise entry.error(str(e)) from e
-
-    async def install(self, entry: Entry, app: App) -> None:
-        from ._kinds import _worker_host
-
-        body = LuaWorkflow(spec_from_entry(entry), _library_specs(app.registry))
-        _worker_host(entry, app).register_workflow(entry.id, body, kind=self.kind)
-
-    async def run(self, entry: Entry, app: App, args: tuple[Any, ...]) -> Any:
-        from ._kinds import _worker_host
-
-        return await app.node.exec(entry.id, *args, host=_worker_host(entry, app).name)

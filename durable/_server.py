@@ -17,10 +17,10 @@ Design chosen
       server when we die, even by SIGKILL, so no server outlives a test run. The server
       also runs in its own session, so a Ctrl-C aimed at our terminal does not stop it
       before our workers have drained: we stop it ourselves, last.
-    * The four ``history.*ProcessorMaxPoll*RPS`` dynamic-config values from
-      ``temporal-notes.md`` are passed by default (without them the dev server
-      rate-limits to ~100 ms per workflow), plus ``history.timerProcessorMaxTimeShift``
-      = 10 ms (without it a sub-second durable timer fires ~1 s late).
+    * The four ``history.*ProcessorMaxPoll*RPS`` dynamic-config values are passed by
+      default (without them the dev server rate-limits to ~100 ms per workflow), plus
+      ``history.timerProcessorMaxTimeShift`` = 10 ms (without it a sub-second durable
+      timer fires ~1 s late).
     * Output goes to a log file beside the database (never to a pipe, which would block
       the server once full); its tail is quoted in start-up errors.
     * An advisory ``flock`` on ``<db>.lock`` held while the server runs, so two beamish
@@ -59,6 +59,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -66,7 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind
 
 __all__ = [
     "DEFAULT_DYNAMIC_CONFIG",
@@ -76,7 +77,7 @@ __all__ = [
 ]
 
 #: Dynamic-config values for a fast local server. The four poll-rate limits: measured
-#: ~100 ms per workflow without them, 33-44 ms with them (temporal-notes.md). The timer
+#: ~100 ms per workflow without them, 33-44 ms with them. The timer
 #: time shift (default 1 s) makes every durable timer fire up to a second late: three
 #: 10 ms sleeps took 3.0 s by default and 0.3 s with 10 ms (measured here).
 DEFAULT_DYNAMIC_CONFIG: Mapping[str, Any] = {
@@ -540,8 +541,6 @@ class DevServer:
             if self.db_filename is not None:
                 self._log_path = self.db_filename.with_name(self.db_filename.name + ".log")
             else:
-                import tempfile
-
                 fd, name = tempfile.mkstemp(prefix="beamish-temporal-", suffix=".log")
                 os.close(fd)
                 self._log_path = Path(name)

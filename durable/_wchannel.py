@@ -47,8 +47,7 @@ import temporalio.workflow as workflow
 
 # The kernel's own CLOSED sentinel and WouldBlock, so drivers compare against one object
 # whichever backend made the channel.
-from beamish.actors._channel import CLOSED, WouldBlock
-from beamish.actors._errors import Error, ErrorKind, Timeout
+from beamish.actors import CLOSED, Error, ErrorKind, Timeout, WouldBlock
 
 __all__ = ["CLOSED", "WorkflowChannel", "WouldBlock", "workflow_select"]
 

@@ -36,12 +36,12 @@ import temporalio.client
 import temporalio.worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from beamish.actors._errors import Error, ErrorKind, ProcessNotFound
-from beamish.actors._pid import Pid
+from beamish.actors import Error, ErrorKind, Pid, ProcessNotFound
 
 from ._activity import ActivityDispatcher, KernelPort
 from ._bridge import AsyncioBridge
-from ._context import WorkflowEnv, parse_duration
+from ._context import WorkflowEnv
+from ._options import duration
 from ._workflow import WorkflowEntry, workflow_class
 
 __all__ = ["WORKER_OPTIONS", "NodePort", "WorkerState", "WorkflowWorker", "worker_kwargs"]
@@ -86,7 +86,7 @@ def worker_kwargs(options: Mapping[str, Any] | None) -> dict[str, Any]:
                 retryable=False,
             )
         name, conv = spec
-        kw[name] = parse_duration(value) if conv == "duration" else conv(value)
+        kw[name] = duration(value, key) if conv == "duration" else conv(value)
     return kw
 
 

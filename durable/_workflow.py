@@ -53,9 +53,7 @@ import temporalio.converter
 import temporalio.exceptions
 import temporalio.workflow as workflow
 
-from beamish.actors._errors import Error, ErrorKind, as_error
-from beamish.actors._message import Message
-from beamish.actors._pid import Pid
+from beamish.actors import Error, ErrorKind, Message, Pid, as_error
 
 from ._context import WorkflowContext, WorkflowEnv
 from ._convert import from_failure, to_failure, to_wire
@@ -142,6 +140,7 @@ async def run_entry(instance: Any, entry: WorkflowEntry, env: WorkflowEnv, args:
                 break
             # Temporal cancellation of the primary task: a CANCEL event for the body.
             ctx._on_cancel_requested(workflow.cancellation_reason() or "")
+    ctx._alive = False
     await ctx._flush()
     if task.cancelled():
         raise to_failure(

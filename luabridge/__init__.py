@@ -1,6 +1,6 @@
 """beamish.luabridge — Lua functions and processes on the beamish kernel.
 
-Wippy-compatible Lua (``shared/reference/lua-api.md``) run through lupa in a sandbox.
+Lua with Wippy's documented API, run through lupa in a sandbox.
 Layers, lowest first:
 
 * :mod:`._prelude` / :mod:`._runtime` — the sandboxed Lua 5.5 runtime (:class:`Sandbox`):
@@ -8,17 +8,26 @@ Layers, lowest first:
 * :mod:`._convert` — deep Lua <-> Python conversion with written rules (:class:`Converter`).
 * :mod:`._entries` — ``function.lua`` / ``process.lua`` / ``library.lua`` entries and
   their load-time checks.
+* :mod:`._channels` — Go-style channels inside a process (they know their owner only
+  through a small protocol, so they sit below everything that uses them).
+* :mod:`._commands` — the command registry and :class:`~._commands.LuaProcess`, what a
+  command handler sees of its process: the contract between handlers and the driver.
 * ``_lib_*`` — the Lua modules (``process``, ``channel``, ``funcs``, ``time``, ``uuid``,
-  ``errors``, ``ctx``, ``json``, ``logger``, ``payload``), installed by :mod:`._modules`.
-* :mod:`._channels` / :mod:`._driver` — Go-style channels inside a process and the driver
-  that runs Lua tasks against a ``Context`` (trio kernel or Temporal workflow alike).
+  ``errors``, ``ctx``, ``json``, ``logger``, ``payload``), installed by :mod:`._modules`;
+  their direct Python helpers never raise (:mod:`._callbacks`).
+* :mod:`._driver` — the driver that runs Lua tasks against a ``Context`` (trio kernel or
+  Temporal workflow alike), built on the handlers and never imported by them.
 * :mod:`._scripts` / :mod:`._kinds` — per-node sandboxes, process bodies, pooled
   function workers, and the ``*.lua`` entry kinds the app shell collects
   (:data:`KIND_HANDLERS`).
+* Extension points for layers that add Lua modules (``beamish.durable``'s ``workflow``):
+  :func:`command` registers a command handler, :func:`exec_await` is the wait of an
+  exec, :data:`GLOBAL_MODULES` the modules every script has without ``modules:``.
 """
 
-from beamish.actors._exports import publish
+from beamish.actors import publish
 
+from ._commands import command as command
 from ._convert import ConversionError as ConversionError
 from ._convert import Converter as Converter
 from ._driver import Driver as Driver
@@ -26,6 +35,9 @@ from ._entries import LuaEntrySpec as LuaEntrySpec
 from ._entries import check_entry as check_entry
 from ._entries import spec_from_entry as spec_from_entry
 from ._kinds import KIND_HANDLERS as KIND_HANDLERS
+from ._lib_process import exec_await as exec_await
+from ._lua_sources import HostLua as HostLua
+from ._modules import GLOBAL_MODULES as GLOBAL_MODULES
 from ._modules import install_modules as install_modules
 from ._runtime import DEFAULT_INSTRUCTION_BUDGET as DEFAULT_INSTRUCTION_BUDGET
 from ._runtime import DEFAULT_MAX_MEMORY as DEFAULT_MAX_MEMORY
@@ -40,17 +52,21 @@ from ._scripts import scripts_for as scripts_for
 __all__ = [
     "DEFAULT_INSTRUCTION_BUDGET",
     "DEFAULT_MAX_MEMORY",
+    "GLOBAL_MODULES",
     "KIND_HANDLERS",
     "LUA_VERSION",
     "ConversionError",
     "Converter",
     "Driver",
+    "HostLua",
     "LuaEntrySpec",
     "LuaScripts",
     "LuaSyntaxError",
     "Sandbox",
     "StepResult",
     "check_entry",
+    "command",
+    "exec_await",
     "install_modules",
     "run_lua_process",
     "scripts_for",

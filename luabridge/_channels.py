@@ -28,6 +28,12 @@ Outcomes (Go's): send on a closed channel raises; receive from a closed, drained
 returns ``(nil, false)``; ``close`` is idempotent, wakes every receiver with
 ``(nil, false)`` and fails every blocked sender.
 
+What a channel needs from the process whose tasks use it is the small
+:class:`TaskOwner` protocol (wake a task, the send-on-closed error, the buffer quota),
+and from its source the :class:`Source` protocol: this module imports neither the
+driver nor the context, so the driver builds on it and nothing here builds on the
+driver.
+
 Invariants: ``buf`` is never longer than ``cap`` (except for source channels, which
 never buffer); a waiter appears in ``recvq``/``sendq`` only while its task is parked;
 ``fired`` goes False -> True once.
@@ -37,21 +43,50 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from beamish.actors import CLOSED, WouldBlock
 
-if TYPE_CHECKING:
-    from ._driver import Driver
-
-__all__ = ["INBOX", "LChannel", "SendOnClosed", "Waiter"]
+__all__ = [
+    "INBOX",
+    "InboxHandle",
+    "LChannel",
+    "Receivable",
+    "SendOnClosed",
+    "Source",
+    "TaskOwner",
+    "Waiter",
+]
 
 
 class SendOnClosed(Exception):
     """Raised into a sender whose channel was closed."""
 
 
-class _InboxHandle:
+class TaskOwner(Protocol):
+    """The process whose tasks park on channels (the driver), as channels see it."""
+
+    def wake(self, tid: int, resume: tuple[Any, ...]) -> None:
+        """Queue task ``tid`` to resume with ``resume``."""
+
+    def send_on_closed_error(self) -> Any:
+        """The Lua error value raised into a sender whose channel was closed."""
+
+    def hold(self, value: Any, *, force: bool = False) -> None:
+        """Count a buffered string against the process's quota (raise when over)."""
+
+    def release(self, value: Any) -> None:
+        """Stop counting a string that left a buffer."""
+
+
+class Source(Protocol):
+    """What a channel pulls from: a context channel, or the driver's events router."""
+
+    def receive_nowait(self) -> Any: ...
+    async def receive(self, timeout: float | None = None) -> Any: ...
+
+
+class InboxHandle:
     """What Lua holds for ``process.inbox()``: one handle for every process of every
     sandbox, resolved to the *running* process's inbox when used.
 
@@ -65,12 +100,15 @@ class _InboxHandle:
 
     __slots__ = ()
 
+    #: As :attr:`LChannel.kind`: the inbox is a kernel mailbox channel.
+    kind = "inbox"
+
     def __repr__(self) -> str:
         return "INBOX"
 
 
-#: The inbox handle (see :class:`_InboxHandle`).
-INBOX = _InboxHandle()
+#: The inbox handle (see :class:`InboxHandle`).
+INBOX = InboxHandle()
 
 
 class Waiter:
@@ -78,7 +116,7 @@ class Waiter:
 
     __slots__ = ("driver", "fired", "is_select", "tid")
 
-    def __init__(self, driver: Driver, tid: int, is_select: bool = False) -> None:
+    def __init__(self, driver: TaskOwner, tid: int, is_select: bool = False) -> None:
         self.driver = driver
         self.tid = tid
         self.fired = False
@@ -112,7 +150,7 @@ class LChannel:
         self,
         cap: int = 0,
         *,
-        source: Any = None,
+        source: Source | None = None,
         adapt: Callable[[Any], tuple[Any, ...]] | None = None,
         kind: str = "channel",
     ) -> None:
@@ -129,7 +167,7 @@ class LChannel:
         self.kind = kind
         #: The driver whose ``process_memory`` pays for strings this channel buffers
         #: (they are Python copies, outside the Lua heap): ``channel.new`` channels.
-        self.owner: Driver | None = None
+        self.owner: TaskOwner | None = None
 
     def __repr__(self) -> str:
         return (f"<LChannel {self.kind} cap={self.cap} buf={len(self.buf or ())} "
@@ -271,6 +309,11 @@ class LChannel:
             if not w.fired:
                 w.fired = True
                 w.driver.wake(w.tid, (1, w.driver.send_on_closed_error()))
+
+
+#: What a receive can wait on: a channel, or the inbox of a process that has no inbox
+#: channel yet.
+Receivable = LChannel | InboxHandle
 
 
 def _resume_sender(w: Waiter, idx: int) -> None:

@@ -13,16 +13,24 @@ calls ``handler(driver, tid, *args)`` with the raw Lua arguments. A handler retu
 
 Handlers never let exceptions escape to Lua: the driver turns an :class:`Error` into a
 raised Lua error object. Each ``_lib_*`` module registers its handlers with
-:func:`command`. This module is the registry only, so handler modules and the driver
-do not import each other.
+:func:`command`. This module is the registry, and the contract between handlers and
+the driver: :class:`LuaProcess` is what a handler sees of the ``driver`` it gets. So
+handler modules and the driver never import each other (not even for types): the
+driver builds on the handlers, the handlers on this contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Context, Error, ErrorKind, Event, Future, Pid
+
+from ._channels import LChannel, TaskOwner
+from ._convert import ConversionError
+
+if TYPE_CHECKING:
+    from ._runtime import Sandbox
 
 __all__ = [
     "BLOCKED",
@@ -31,9 +39,51 @@ __all__ = [
     "OPCODES",
     "ArgumentError",
     "DirectAwait",
+    "LuaProcess",
     "command",
     "raises",
 ]
+
+
+class LuaProcess(TaskOwner, Protocol):
+    """What a command handler (and a module callback) sees of the Lua process it serves:
+    the driver (``_driver.Driver``), through this contract only.
+
+    Its sandbox and its :class:`~beamish.actors.Context` (every effect goes through the
+    context), the per-process state handlers keep, and the task operations they need;
+    plus what a channel needs of its owner (:class:`~._channels.TaskOwner`).
+    """
+
+    #: The sandbox the process's tasks run in.
+    sb: Sandbox
+    #: The context every effect goes through (kernel process, workflow, function frame).
+    ctx: Context
+    #: Per-process objects handed to Lua once (events, listen channels, timer slots...).
+    cache: dict[Any, Any] | None
+    #: Futures of the process's ``funcs.async`` calls (``limits.calls``).
+    calls: list[Future] | None
+    #: The inbox as a channel, once a task needed one.
+    inbox: LChannel | None
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The context values the Lua code runs with (``ctx.get``)."""
+
+    def add_task(self, tid: int) -> None:
+        """Queue a ``coroutine.spawn``-ed task."""
+
+    def park_on(self, ch: LChannel) -> None:
+        """Remember that a task parked on ``ch`` needs its source read."""
+
+    def inbox_channel(self) -> LChannel:
+        """The process's inbox as a channel (made on first need)."""
+
+    def wait_exit(self, pid: Pid, tid: int, events: LChannel,
+                  resume_of: Callable[[Event], tuple[Any, ...]]) -> None:
+        """Park task ``tid`` until ``pid``'s EXIT event; resume it with ``resume_of``."""
+
+    def perform(self, op: int | str, tid: int, args: tuple[Any, ...]) -> Any:
+        """Run the handler of command ``op`` for task ``tid`` (errors as ``(1, err)``)."""
 
 
 class ArgumentError(Error):
@@ -48,8 +98,6 @@ class ArgumentError(Error):
 
 def raises(exc: Error) -> bool:
     """Whether ``exc`` is raised in the script rather than returned as ``nil, err``."""
-    from ._convert import ConversionError
-
     return isinstance(exc, ArgumentError | ConversionError)
 
 
@@ -63,6 +111,7 @@ class _Blocked:
 #: Returned by a handler that parked its task.
 BLOCKED: Final = _Blocked()
 
+#: ``handler(driver, tid, *lua_args)``: what it returns is listed in the module docstring.
 Handler = Callable[..., Any]
 #: op name -> handler(driver, tid, *lua_args)
 COMMANDS: dict[str, Handler] = {}
@@ -103,7 +152,7 @@ class DirectAwait:
     def __init__(
         self,
         factory: Callable[[], Awaitable[tuple[Any, ...]]],
-        fallback: Callable[[Any, int], Any] | None = None,
+        fallback: Callable[[LuaProcess, int], Any] | None = None,
     ) -> None:
         self.factory = factory
         self.fallback = fallback

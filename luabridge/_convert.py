@@ -52,7 +52,7 @@ a table reachable from itself      :class:`ConversionError` ("cyclic table"); a 
                                    shared by two branches is copied into both
 more than 1,000,000 nodes, more    :class:`ConversionError`. The depth bound is the same
 than 200 levels of tables, or more both ways and in the kernel's isolation
-than ``max_payload`` bytes of      (``beamish.actors._isolate.MAX_DEPTH``), so what
+than ``max_payload`` bytes of      (``beamish.actors.MAX_DEPTH``), so what
 strings                            leaves a sender can enter any receiver
 =================================  ==========================================================
 
@@ -81,8 +81,7 @@ from typing import Any
 
 from lupa import lua55 as _lua
 
-from beamish.actors._errors import Error, ErrorKind
-from beamish.actors._isolate import MAX_DEPTH
+from beamish.actors import MAX_DEPTH, Error, ErrorKind
 
 __all__ = ["ConversionError", "Converter"]
 

@@ -1,7 +1,7 @@
 """The driver: runs a Lua entry as a process body (or a function call) against a Context.
 
-What it is for: the issue's one idea (``ARCHITECTURE.md``) — a process body talks only
-to its context. A Lua process is a set of Lua coroutines ("tasks": the main one running
+What it is for: beamish's one key abstraction — a process body talks only to its
+context. A Lua process is a set of Lua coroutines ("tasks": the main one running
 the entry's ``method``, plus any ``coroutine.spawn``-ed ones) in the host's shared
 :class:`~beamish.luabridge.Sandbox`. The driver resumes a task; the task runs until a
 module function *yields a command* (``send``, ``ch_recv``, ``call``, ``sleep``...); the
@@ -9,7 +9,7 @@ driver performs it through the context and resumes the task with the answer. So 
 same driver runs under the kernel (trio) and inside a Temporal workflow (asyncio): it
 imports neither, and every wait is ``await`` on a context method or a context channel.
 
-Scheduling (Wippy's engine, ``wippy-internals.md`` §1.5): a FIFO ready queue of tasks,
+Scheduling (as in Wippy's engine): a FIFO ready queue of tasks,
 non-preemptive; every :data:`FAIR_STEPS` resumes in a row the driver checkpoints
 (``ctx.sleep(0)``) and feeds parked tasks from their sources, so tasks that keep
 yielding to each other starve neither other processes nor their own siblings. A task
@@ -40,8 +40,9 @@ timer, future, exec or internal-channel wait among them, ``run`` returns
 (~2.2 KB per idle process); the Lua coroutines stay in the sandbox and this object keeps
 what they wait for (:attr:`Driver.parked`). The next delivery runs ``run(woken=True)``
 on the same state: :meth:`Driver._woken` hands the parked task(s) what arrived. If what
-woke the process is something no task waits for (an unread CANCEL), it waits in the task
-instead: hibernating again would be woken at once by that item, in a loop.
+woke the process is something no task waits for (an unread CANCEL), it turns warm
+(below) and waits in the task: hibernating again would be woken at once by that item,
+in a loop.
 Timers and futures never wake a hibernating process, hence the "mailbox only" rule.
 Ping-pong partners must not pay a task start per message: a process woken less than
 :data:`HIBERNATE_IDLE` after it hibernated turns *warm* and waits in its task until one
@@ -64,6 +65,15 @@ awaited children wake their task and never reach the script; every other event i
 in order, for the script's events channel. The wait loop reads the real events channel
 whenever an exec is pending, even if no task receives from ``process.events()``.
 
+The loop, one idea per method: :meth:`Driver.run` schedules (the ready queue, what
+to do with each task's outcome, the idle wait, hibernation); :meth:`Driver._resume`
+resumes one task until it yields; :meth:`Driver.perform` dispatches the command it
+yielded to its handler; a lone task's receive from a context channel is one branch of
+``run`` (it must wait in ``run``'s own frame) over :meth:`Driver._receive_nowait`,
+:meth:`Driver._source` and :meth:`Driver._resume_of`, which :meth:`Driver._woken`
+shares: a task woken without its item goes back to the ready queue with its channel
+and takes the same path.
+
 Outcomes:
 
 * The process ends when the main task returns. Its first value is the result; a second
@@ -79,22 +89,34 @@ Outcomes:
 
 Invariants: ``Sandbox.current`` is this driver exactly while one of its tasks runs;
 ``live`` counts the tasks from creation until they return or fail; a parked task is in
-no ready queue; ``parked`` is set exactly while the process hibernates (and its ``P`` is
+no ready queue (a ready entry holding a channel is a task about to receive, not a
+parked one); ``parked`` is set exactly while the process hibernates (and its ``P`` is
 then not killed: a terminated hibernating process leaves it to the Lua GC).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter as _clock
-from typing import Any
+from typing import Any, Final
 
-from beamish.actors import CLOSED, Event, EventKind, WouldBlock
-from beamish.actors._errors import Error, ErrorKind, as_error
+from beamish.actors import (
+    CLOSED,
+    ChannelLike,
+    Context,
+    Error,
+    ErrorKind,
+    Event,
+    EventKind,
+    Future,
+    Pid,
+    WouldBlock,
+    as_error,
+)
 
-from ._channels import INBOX, LChannel, Waiter
-from ._commands import BLOCKED, COMMANDS, HANDLERS
+from ._channels import INBOX, LChannel, Receivable, Source, Waiter
+from ._commands import BLOCKED, COMMANDS, HANDLERS, DirectAwait
 from ._lib_core import OP_RECV
 from ._runtime import LuaMemoryError, Sandbox
 
@@ -114,15 +136,51 @@ FAIR_STEPS = 64
 #: then on, until one of its waits lasts this long (see Driver._woken). 0: always
 #: hibernate.
 HIBERNATE_IDLE = 0.001
-#: ``Driver.parked`` when every task waits on mailbox channels (the wait loop's case).
-_ALL = object()
+
+
+class _AllParked:
+    """``Driver.parked`` when every task waits on mailbox channels (the wait loop's case)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ALL_PARKED"
+
+
+_ALL: Final = _AllParked()
 _NO_VALUES: Mapping[str, Any] = {}
 #: The step result a receive on the inbox stands for (the prelude answers it as 4).
 _INBOX_RECV = (1, OP_RECV, INBOX)
 
 
+class _Returned:
+    """The outcome that ends :meth:`Driver.run`: the main task returned, its raw values
+    are in :attr:`Driver.returned` (a sentinel, not an object per return: function
+    calls end a run each, and an allocation there measurably slows them)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "RETURNED"
+
+
+_RETURNED: Final = _Returned()
+
+
+#: What the driver does with a task next (see :meth:`Driver._resume`): resume it with
+#: these values (a tuple), nothing for now (BLOCKED), await a DirectAwait, receive from
+#: a context channel (a Receivable), or end the run (_RETURNED).
+Outcome = Any
+
+
 class Driver:
-    """Runs the tasks of one Lua process (see the module docstring)."""
+    """Runs the tasks of one Lua process (see the module docstring).
+
+    ``sb`` is the sandbox the process lives in, ``ctx`` the context every effect goes
+    through, ``P`` the process's Lua state (:meth:`Sandbox.new_process`). ``values``:
+    the context values of a function call (else the context's own); ``reuse``: a
+    pooled function worker, whose Lua state the caller keeps.
+    """
 
     __slots__ = (
         "P",
@@ -138,6 +196,7 @@ class Driver:
         "nap",
         "parked",
         "ready",
+        "returned",
         "reuse",
         "router",
         "sb",
@@ -148,7 +207,7 @@ class Driver:
     def __init__(
         self,
         sb: Sandbox,
-        ctx: Any,
+        ctx: Context,
         P: Any,
         *,
         values: Mapping[str, Any] | None = None,
@@ -163,8 +222,10 @@ class Driver:
         self._values = values
         # Memory per idle process matters (10k idle Lua processes): a list, not a
         # deque (624 B empty); a task count, not a set; the dicts on first use.
-        #: Tasks to resume, FIFO: (tid, resume values).
-        self.ready: list[tuple[int, tuple[Any, ...]]] = []
+        #: Tasks to run, FIFO: ``(tid, resume values)``, or ``(tid, outcome)`` for a task
+        #: whose last command is still to be carried out by :meth:`run` (a receive
+        #: after a wake-up, or what :meth:`call_nowait` got).
+        self.ready: list[tuple[int, Outcome]] = []
         #: Number of tasks alive (created, not yet returned or failed).
         self.live = 0
         self.main_tid = 0
@@ -178,7 +239,7 @@ class Driver:
         #: Lua heap, so counted here against ``limits.process_memory``).
         self.held = 0
         #: Futures of the ``funcs.async`` calls this process started (``limits.calls``).
-        self.calls: list[Any] | None = None
+        self.calls: list[Future] | None = None
         #: The events demultiplexer, from the first exec that waits beside siblings.
         self.router: ExitRouter | None = None
         #: May this driver hibernate its process (a kernel process body, see below).
@@ -189,17 +250,19 @@ class Driver:
         self.nap = 0.0
         #: What the hibernated process waits for: ``(tid, INBOX or LChannel)`` of a lone
         #: task, or :data:`_ALL` (every task parked on mailbox channels).
-        self.parked: Any = None
+        self.parked: tuple[int, Receivable] | _AllParked | None = None
+        #: The main task's raw return values, once it returned.
+        self.returned: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
-        return f"<Driver {getattr(self.ctx, 'pid', '?')} tasks={self.live}>"
+        return f"<Driver {self.ctx.pid} tasks={self.live}>"
 
     @property
     def values(self) -> Mapping[str, Any]:
         """The context values the Lua code runs with (``ctx.get``)."""
         v = self._values
         if v is None:
-            v = getattr(self.ctx, "values", None)
+            v = self.ctx.values
         return v if v is not None else _NO_VALUES
 
     # -- tasks ----------------------------------------------------------------------------
@@ -221,6 +284,19 @@ class Driver:
         self.live += 1
         self.ready.append((tid, resume))
         return tid
+
+    def call_nowait(self) -> tuple[Any, ...] | None:
+        """Resume the call :meth:`call_worker` queued, once, without waiting: the raw
+        values it returned, or None when it has not returned yet (then ``await run()``
+        goes on from where it stopped). A function that returns without waiting, as
+        most do, then costs no coroutine of its own."""
+        tid, out = self.ready.pop(0)
+        out = self._resume(tid, out)
+        if out is _RETURNED:
+            return self.returned
+        if out is not BLOCKED:  # a command to carry out: run() takes it from here
+            self.ready.insert(0, (tid, out))
+        return None
 
     def start_call(self, fn: Any, args: tuple[Any, ...]) -> None:
         tid = self.sb.start_function(self.P, fn, args)
@@ -275,7 +351,7 @@ class Driver:
             Error("send on closed channel", kind=ErrorKind.INVALID, retryable=False)
         )
 
-    def wait_exit(self, pid: Any, tid: int, events: LChannel,
+    def wait_exit(self, pid: Pid, tid: int, events: LChannel,
                   resume_of: Callable[[Event], tuple[Any, ...]]) -> None:
         """Park task ``tid`` until the EXIT event of ``pid`` arrives; resume it with
         ``resume_of(event)``. ``events`` is the script's events channel: from now on
@@ -298,147 +374,172 @@ class Driver:
 
         With :attr:`hib` set it may instead return ``ctx.hibernate(...)`` (see
         :meth:`_hibernate`); ``woken=True`` is the run the kernel starts on wake-up.
+
+        The scheduler: take a ready task, resume it (:meth:`_resume`) while what it
+        asks completes at once, act on the outcome; with nothing ready, wait for the
+        outside world (:meth:`_wait`) or hibernate. A lone task's receive from a context
+        channel waits *here*, in this frame (no callee frame kept while idle).
         """
         # Few locals: each is 8 bytes in the frame every idle process keeps.
-        sb = self.sb
         ready = self.ready
         steps = 0
         asleep = False
         try:
             if woken:
-                await self._woken()
+                self._woken()
             while True:
                 while ready:
-                    tid, resume = ready.pop(0)
+                    tid, out = ready.pop(0)
                     while True:
-                        steps += 1
-                        if steps >= FAIR_STEPS:  # resumes in a row without a wait
-                            steps = 0
-                            await self._checkpoint()
-                            if ready:  # round robin: the others go first now
-                                ready.append((tid, resume))
-                                break
-                        # No restore needed: whoever steps a task of this sandbox next
-                        # sets it first, and nothing steps a task inside a step.
-                        sb.current = self
-                        try:
-                            r = sb._step(self.P, tid, *resume)
-                        except LuaMemoryError as exc:
-                            r = ("M", str(exc))
-                        if type(r) is int:
-                            if r == 3:  # a bare coroutine.yield(): requeue
-                                ready.append((tid, ()))
-                                break
-                            # 4: a receive on the inbox (the hottest command, as one int)
-                            r = _INBOX_RECV
-                        if r[0] == 1:
-                            try:
-                                if r is _INBOX_RECV and self.inbox is None:
-                                    out = INBOX  # _ch_recv's answer, without the call
-                                elif type(r[1]) is int:
-                                    out = HANDLERS[r[1]](self, tid, *r[2:])
-                                else:
-                                    out = self._perform(COMMANDS.get(r[1]), r[1], tid, r[2:])
-                            except Error as exc:
-                                out = (1, sb.convert.error_to_lua(exc))
-                            except Exception as exc:  # never leak Python objects to Lua
-                                out = (1, sb.convert.error_to_lua(as_error(exc)))
-                            if type(out) is tuple:
-                                resume = out
-                                continue
-                            if out is BLOCKED:
-                                break
-                            if out is INBOX:  # a receive on the inbox, still channel-less
-                                if self.live == 1 and not ready:
-                                    # alone: wait on the context's inbox itself (an idle
-                                    # process keeps no channel object of its own), and
-                                    # keep nothing from the last step while idle
-                                    del r
-                                    resume = ()
-                                    if self.hib and not self.warm:
-                                        # (ctx.inbox() also moves early messages in)
-                                        try:
-                                            r = self.ctx.inbox().receive_nowait()
-                                        except WouldBlock:
-                                            self.parked = (tid, INBOX)
-                                            asleep = True
-                                            return self._hibernate()
-                                        resume = self._resume_of(r, INBOX)
-                                        del r
-                                        continue
-                                    if self.warm:
-                                        t = _clock()
-                                        r = await self.ctx.inbox().receive()
-                                        if _clock() - t >= HIBERNATE_IDLE:
-                                            self.warm = False
-                                    else:
-                                        r = await self.ctx.inbox().receive()
-                                    resume = ((0, None, False) if r is CLOSED
-                                              else sb.lib.message_resume(r))
-                                    steps = 0
-                                    continue
-                                out = self.inbox_channel()
-                            if type(out) is LChannel:  # a receive from a context channel
-                                if self.live == 1 and not ready:
-                                    del r  # nothing from the last step kept while idle
-                                    resume = ()
-                                    if self.hib and not self.warm and is_mailbox(out):
-                                        # (an events router may hold set-aside events
-                                        # the kernel cannot see)
-                                        try:
-                                            r = out.source.receive_nowait()
-                                        except WouldBlock:
-                                            self.parked = (tid, out)
-                                            asleep = True
-                                            return self._hibernate()
-                                        resume = out.resume_from_source(r)
-                                        del r
-                                        continue
-                                    if self.warm:
-                                        t = _clock()
-                                        r = await out.source.receive()
-                                        if _clock() - t >= HIBERNATE_IDLE:
-                                            self.warm = False
-                                    else:
-                                        r = await out.source.receive()
-                                    resume = out.resume_from_source(r)
-                                    steps = 0
-                                    continue
-                                out = self._park_receive(out, tid)
-                                if out is BLOCKED:
+                        if type(out) is tuple:  # resume the task with these values
+                            steps += 1
+                            if steps >= FAIR_STEPS:  # resumes in a row without a wait
+                                steps = 0
+                                await self._checkpoint()
+                                if ready:  # round robin: the others go first now
+                                    ready.append((tid, out))
                                     break
-                                resume = out
-                                continue
+                            out = self._resume(tid, out)
+                        elif out is BLOCKED:  # parked, requeued or ended
+                            break
+                        elif out is INBOX or type(out) is LChannel:
+                            # A receive from a context channel (the inbox, or a channel
+                            # with a source). Beside other tasks: park on the channel.
+                            if self.live != 1 or ready:
+                                out = self._park_receive(
+                                    self.inbox_channel() if out is INBOX else out, tid)
+                            # Alone: the lone-receive fast path, written once.
+                            elif self.hib and not self.warm and is_mailbox(out):
+                                got = self._receive_nowait(out)
+                                if got is None:  # nothing yet: hibernate until it comes
+                                    self.parked = (tid, out)
+                                    asleep = True
+                                    return self._hibernate()
+                                out = got
+                                del got  # nothing from a step kept while idle
+                            else:  # wait in the task, measured (_waited, inline)
+                                since = _clock()
+                                src = self.ctx.inbox() if out is INBOX else out.source
+                                out = self._resume_of(await src.receive(), out)
+                                if self.warm and _clock() - since >= HIBERNATE_IDLE:
+                                    self.warm = False
+                                steps = 0
+                        elif out is _RETURNED:
+                            out = self.returned
+                            return result_of(self.sb, out) if result else out
+                        else:  # a DirectAwait: a wait on the outside world
+                            assert type(out) is DirectAwait, out
                             if (self.live == 1 and not ready) or out.fallback is None:
-                                resume = await out.factory()
-                                continue
-                            out = out.fallback(self, tid)
-                            if out is BLOCKED:
-                                break
-                            resume = out
-                            continue
-                        if r[0] == 3:
-                            ready.append((tid, ()))
-                            break
-                        if r[0] == 2:
-                            self.live -= 1
-                            if tid == self.main_tid:
-                                if result:
-                                    return result_of(sb, r[2:])
-                                return r[2:]
-                            break
-                        raise sb.step_failure(self.P, r)
-                if not self.warm:
-                    if self.hib and self._all_on_mailbox():
-                        self.parked = _ALL
-                        asleep = True
-                        return self._hibernate()
-                    await self._wait()
-                else:
+                                out = await out.factory()
+                            else:  # the other tasks keep running: the channel form
+                                out = out.fallback(self, tid)
+                # Nothing is ready: every task waits on the outside world.
+                if self.warm:
                     await self._warm_wait()
+                elif self.hib and self._all_on_mailbox():
+                    self.parked = _ALL
+                    asleep = True
+                    return self._hibernate()
+                else:
+                    await self._wait()
         finally:
             if not self.reuse and not asleep:
-                sb.kill(self.P)
+                self.sb.kill(self.P)
+
+    def _resume(self, tid: int, resume: tuple[Any, ...]) -> Outcome:
+        """Resume task ``tid`` with ``resume`` (Lua values) until it yields; perform the
+        command it yields (:meth:`perform`). Returns the outcome for :meth:`run`: resume
+        values (the command completed), BLOCKED (the task is parked, requeued, or ended
+        if it is not the main one), a :class:`DirectAwait`, a context channel to receive
+        from, or ``_RETURNED`` (the main task returned: its values are in
+        :attr:`returned`). A failed step raises the process's exit error."""
+        sb = self.sb
+        # No restore needed: whoever steps a task of this sandbox next sets it first,
+        # and nothing steps a task inside a step.
+        sb.current = self
+        try:
+            r = sb._step(self.P, tid, *resume)
+        except LuaMemoryError as exc:
+            r = ("M", str(exc))
+        if type(r) is int:
+            if r == 3:  # a bare coroutine.yield(): requeue
+                self.ready.append((tid, ()))
+                return BLOCKED
+            # 4: a receive on the inbox (the hottest command, as one int)
+            if self.inbox is None:
+                return INBOX  # _ch_recv's answer, without the call
+            r = _INBOX_RECV
+        tag = r[0]
+        if tag == 1:
+            op = r[1]
+            if type(op) is not int:
+                return self.perform(op, tid, r[2:])
+            try:  # (perform's fast path, inline: the prelude numbers the commands)
+                return HANDLERS[op](self, tid, *r[2:])
+            except Error as exc:
+                return (1, self.sb.convert.error_to_lua(exc))
+            except Exception as exc:  # never leak Python objects to Lua
+                return (1, self.sb.convert.error_to_lua(as_error(exc)))
+        if tag == 3:
+            self.ready.append((tid, ()))
+            return BLOCKED
+        if tag == 2:
+            self.live -= 1
+            if tid == self.main_tid:
+                self.returned = r[2:]
+                return _RETURNED
+            return BLOCKED
+        raise sb.step_failure(self.P, r)
+
+    def perform(self, op: int | str, tid: int, args: tuple[Any, ...]) -> Outcome:
+        """Run the handler of command ``op`` (its number or name) for task ``tid``:
+        what it returns (see ``_commands``). An :class:`Error` it raises comes back as
+        ``(1, error)`` to raise in the task, as does any other exception (a handler bug
+        must not leak Python objects to Lua); an unknown command is ``Error(INTERNAL)``.
+        """
+        try:
+            if type(op) is int:
+                return HANDLERS[op](self, tid, *args)
+            handler = COMMANDS.get(op)
+            if handler is None:
+                raise Error(f"unknown Lua bridge command {op!r}", kind=ErrorKind.INTERNAL)
+            return handler(self, tid, *args)
+        except Error as exc:
+            return (1, self.sb.convert.error_to_lua(exc))
+        except Exception as exc:  # never leak Python objects to Lua
+            return (1, self.sb.convert.error_to_lua(as_error(exc)))
+
+    # -- a lone task's receive ----------------------------------------------------------------
+
+    def _source(self, ch: Receivable) -> Source:
+        """What a receive from ``ch`` reads: the context's inbox for INBOX, else the
+        channel's source (an events router may stand for the events channel: it holds
+        events the kernel cannot see)."""
+        if ch is INBOX:
+            return self.ctx.inbox()  # (also moves in messages queued before it existed)
+        src = ch.source  # type: ignore[union-attr]
+        assert src is not None, "a context receive on a channel without a source"
+        return src
+
+    def _receive_nowait(self, ch: Receivable) -> tuple[Any, ...] | None:
+        """The resume values of a receive from ``ch`` if its source holds an item now."""
+        try:
+            item = self._source(ch).receive_nowait()
+        except WouldBlock:
+            return None
+        return self._resume_of(item, ch)
+
+    def _resume_of(self, item: Any, ch: Receivable) -> tuple[Any, ...]:
+        """The resume values of a receive from ``ch`` that got ``item``."""
+        if ch is INBOX:
+            return (0, None, False) if item is CLOSED else self.sb.lib.message_resume(item)
+        return ch.resume_from_source(item)  # type: ignore[union-attr]
+
+    def _waited(self, since: float) -> None:
+        """A wait in the task, begun at ``since``, ended: a warm process whose wait
+        lasted :data:`HIBERNATE_IDLE` or more hibernates again at its next wait."""
+        if self.warm and _clock() - since >= HIBERNATE_IDLE:
+            self.warm = False
 
     # -- hibernation (kernel processes only) ------------------------------------------------
 
@@ -453,64 +554,41 @@ class Driver:
         sleepers.add(self)
         return self.ctx.hibernate(_wake, self)
 
-    async def _woken(self) -> None:
+    def _woken(self) -> None:
         """First thing after a wake-up: hand the parked task(s) what arrived.
 
         A process woken after less than :data:`HIBERNATE_IDLE` seconds turns *warm*: it
         waits in its task (a ping-pong partner would otherwise pay a task start per
         message) until one wait lasts longer. If what woke it is not what its tasks wait
-        for (an event nobody reads), it waits in the task: hibernating again would only
-        be woken at once by that unread item.
+        for (an event nobody reads), it turns warm too: hibernating again would only be
+        woken at once by that unread item. A lone task then goes back to the ready queue
+        with its channel, and :meth:`run` makes its receive (the lone-receive path).
         """
         if _clock() - self.nap < HIBERNATE_IDLE:
             self.warm = True
         parked, self.parked = self.parked, None
-        self.sb.sleepers.discard(self)
+        sleepers = self.sb.sleepers
+        if sleepers is not None:
+            sleepers.discard(self)
         if parked is _ALL:
-            for ch in list(self.watch or ()):
-                while ch.source is not None and ch.has_receivers():
-                    try:
-                        item = ch.source.receive_nowait()
-                    except WouldBlock:
-                        break
-                    ch.deliver(item)
-            if not self.ready:  # woken by something nobody waits for: wait here
-                await self._warm_wait()
+            self._feed_parked()
+            if not self.ready:  # woken by something nobody waits for: wait in the task
+                self.warm = True
             return
+        assert isinstance(parked, tuple)
         tid, ch = parked
-        src = self.ctx.inbox() if ch is INBOX else ch.source
-        try:
-            item = src.receive_nowait()
-        except WouldBlock:
-            self.ready.append((tid, await self._receive(src, ch)))
-            return
-        self.ready.append((tid, self._resume_of(item, ch)))
-
-    async def _receive(self, src: Any, ch: Any) -> tuple[Any, ...]:
-        """Await ``src`` in the task (the lone task's receive); its resume values.
-
-        A warm process measures the wait: one longer than :data:`HIBERNATE_IDLE` makes
-        it hibernate again at its next wait.
-        """
-        if not self.warm:
-            return self._resume_of(await src.receive(), ch)
-        t = _clock()
-        item = await src.receive()
-        if _clock() - t >= HIBERNATE_IDLE:
-            self.warm = False
-        return self._resume_of(item, ch)
+        resume = self._receive_nowait(ch)
+        if resume is None:  # woken by something this task does not wait for
+            self.warm = True
+            self.ready.append((tid, ch))
+        else:
+            self.ready.append((tid, resume))
 
     async def _warm_wait(self) -> None:
-        """:meth:`_wait` in the task, measured like :meth:`_receive`."""
-        t = _clock()
+        """:meth:`_wait` in the task, measured (see :meth:`_waited`)."""
+        since = _clock()
         await self._wait()
-        if _clock() - t >= HIBERNATE_IDLE:
-            self.warm = False
-
-    def _resume_of(self, item: Any, ch: Any) -> tuple[Any, ...]:
-        if ch is INBOX:
-            return (0, None, False) if item is CLOSED else self.sb.lib.message_resume(item)
-        return ch.resume_from_source(item)
+        self._waited(since)
 
     def _all_on_mailbox(self) -> bool:
         """Every live task parked as a receiver on kernel mailbox channels only (inbox,
@@ -530,6 +608,8 @@ class Driver:
                     tids.add(w.tid)
         return bool(tids) and len(tids) == self.live
 
+    # -- waiting on the outside world --------------------------------------------------------
+
     async def _checkpoint(self) -> None:
         """Let other processes run, then hand parked tasks what their sources hold.
 
@@ -538,6 +618,13 @@ class Driver:
         waiting on the inbox or a timer (the wait loop runs only when nothing is ready).
         """
         await self.ctx.sleep(0)
+        self._feed_parked()
+        r = self.router
+        if r is not None and r.waits:
+            r.pump()
+
+    def _feed_parked(self) -> None:
+        """Hand tasks parked on context channels what those channels hold now (no wait)."""
         for ch in list(self.watch or ()):
             while ch.source is not None and ch.has_receivers():
                 try:
@@ -545,11 +632,9 @@ class Driver:
                 except WouldBlock:
                     break
                 ch.deliver(item)
-        r = self.router
-        if r is not None and r.waits:
-            r.pump()
 
-    def _park_receive(self, ch: LChannel, tid: int) -> Any:
+    def _park_receive(self, ch: LChannel, tid: int) -> Outcome:
+        """A receive from ``ch`` beside other tasks: its values now, else park the task."""
         r = ch.try_receive()
         if r is not None:
             return (0, *r)
@@ -557,19 +642,10 @@ class Driver:
         self.park_on(ch)
         return BLOCKED
 
-    def _perform(self, handler: Callable[..., Any] | None, op: Any, tid: int,
-                 args: tuple[Any, ...]) -> Any:
-        if handler is None:
-            return (1, self.sb.convert.error_to_lua(Error(
-                f"unknown Lua bridge command {op!r}", kind=ErrorKind.INTERNAL)))
-        try:
-            return handler(self, tid, *args)
-        except Error as exc:
-            return (1, self.sb.convert.error_to_lua(exc))
-        except Exception as exc:  # a bug in a handler must not leak Python objects to Lua
-            return (1, self.sb.convert.error_to_lua(as_error(exc)))
-
     async def _wait(self) -> None:
+        """Every task is parked: await the context channels they need (one ``receive``,
+        or ``ctx.select`` over several) and deliver what arrives. Raises the deadlock
+        error when nothing can ever wake them."""
         chans: list[LChannel] = []
         watch = self.watch or {}
         for ch in list(watch):
@@ -589,6 +665,7 @@ class Driver:
         if len(chans) == 1 and not pump:
             ch = chans[0]
             src = ch.source
+            assert src is not None
             item = await src.receive()
             if ch.source is src:
                 ch.deliver(item)
@@ -632,13 +709,13 @@ class ExitRouter:
 
     __slots__ = ("channel", "pending", "real", "waits")
 
-    def __init__(self, real: Any, channel: LChannel) -> None:
+    def __init__(self, real: ChannelLike, channel: LChannel) -> None:
         self.real = real
         self.channel = channel
         #: Events read for the script while none of its tasks was receiving them.
         self.pending: deque[Any] | None = None
         #: Awaited child PID -> (parked task, resume values from its EXIT event).
-        self.waits: dict[Any, tuple[Waiter, Callable[[Event], tuple[Any, ...]]]] = {}
+        self.waits: dict[Pid, tuple[Waiter, Callable[[Event], tuple[Any, ...]]]] = {}
 
     def __repr__(self) -> str:
         return f"<ExitRouter waits={len(self.waits)} pending={len(self.pending or ())}>"
@@ -754,14 +831,15 @@ class Sleepers:
         self.limit = max(64, 2 * len(drivers))
 
 
-def _wake(ctx: Any, drv: Driver) -> Any:
+def _wake(ctx: Context, drv: Driver) -> Any:
     """The body the kernel runs when a hibernated Lua process is woken."""
     return drv.run(result=True, woken=True)
 
 
-def is_mailbox(ch: LChannel) -> bool:
+def is_mailbox(ch: Receivable) -> bool:
     """Whether ``ch`` reads a kernel mailbox channel (a delivery to it wakes a
-    hibernating process): the inbox, the events, a listened topic."""
+    hibernating process): the inbox (:data:`INBOX` or its channel), the events, a
+    listened topic."""
     kind = ch.kind
     return kind == "inbox" or kind == "events" or kind.startswith("listen:")
 
@@ -779,5 +857,3 @@ def result_of(sb: Sandbox, values: tuple[Any, ...]) -> Any:
             raise e
     return sb.from_lua(values[0])
 
-
-Awaitable_ = Awaitable  # re-exported name for type checkers of handler modules

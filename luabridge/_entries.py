@@ -8,7 +8,7 @@ line: a missing or unreadable source, a syntax error, an ``imports`` alias point
 an entry that is not a ``library.lua``, a ``modules`` name that is no module, a top-level
 error while the script loads, and a ``method`` the script does not export.
 
-Fields (Wippy's, ``lua-api.md`` §2.2):
+Fields (Wippy's documented ones):
 
 =============  =============================================================================
 ``source``     ``file://path.lua`` relative to the YAML file (or inline Lua text). Required.
@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beamish.actors._errors import Error, LoadError
+from beamish.actors import Error, LoadError
 
+from ._modules import install_modules
 from ._runtime import LuaSyntaxError, Sandbox
 
 __all__ = [
@@ -170,8 +171,6 @@ def _scratch_sandbox(owner: Any) -> Sandbox:
 
 
 def _new_scratch() -> Sandbox:
-    from ._modules import install_modules
-
     sb = Sandbox(max_memory=64 * 1024 * 1024, instruction_budget=_CHECK_BUDGET, name="load-check")
     install_modules(sb)
     return sb
@@ -203,7 +202,7 @@ def check_entry(
 
 
 def sb_module_names(sb: Sandbox) -> frozenset[str]:
-    return frozenset(getattr(sb, "module_names", ()))
+    return sb.module_names
 
 
 def _compile_with_imports(

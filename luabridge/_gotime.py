@@ -4,9 +4,10 @@ What it is for: Wippy's ``time`` module is Go's ``time`` package seen from Lua. 
 write ``"1h30m"`` durations and ``"2006-01-02 15:04:05"`` layouts, and compare the text
 they get. This module reproduces those two Go formats exactly enough for apps:
 
-* :func:`parse_duration` / :func:`format_duration` — ``time.ParseDuration`` (units
-  ``ns us µs μs ms s m h``, signs, fractions, ``"0"``; overflow is an error) and
-  ``Duration.String`` (``"1h30m0s"``, ``"1.5s"``, ``"250ms"``, ``"0s"``).
+* :func:`format_duration` — ``Duration.String`` (``"1h30m0s"``, ``"1.5s"``, ``"250ms"``,
+  ``"0s"``). Its inverse, ``time.ParseDuration``, is the one duration parser of every
+  layer, :func:`beamish.actors.go_duration` (it raises
+  :class:`~beamish.actors.DurationSyntaxError` with Go's message).
 * :func:`format_time` / :func:`parse_time` — Go layouts built from the reference time
   ``Mon Jan 2 15:04:05 MST 2006``: every standard chunk (``2006 06 01 1 Jan January 02 2
   _2 002 15 03 3 04 4 05 5 PM pm Mon Monday MST -0700 -07:00 -07 Z0700 Z07:00 Z07`` and
@@ -47,7 +48,6 @@ __all__ = [
     "format_duration",
     "format_time",
     "load_location",
-    "parse_duration",
     "parse_time",
     "round_time",
     "truncate",
@@ -59,54 +59,16 @@ MILLISECOND = 1_000_000
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
-_MAX = 2**63 - 1
 #: Go's zero Time (January 1, year 1, 00:00:00 UTC) in Unix seconds.
 ZERO_SEC = -62135596800
 
 
 class GoTimeError(ValueError):
-    """A duration or time string that does not parse; the message says why."""
+    """A time string, layout or location that does not parse; the message says why (and
+    is Go's, where Go has one)."""
 
 
 # -- durations --------------------------------------------------------------------------------
-
-_UNITS = {"ns": 1, "us": MICROSECOND, "µs": MICROSECOND, "μs": MICROSECOND,
-          "ms": MILLISECOND, "s": SECOND, "m": MINUTE, "h": HOUR}
-_DUR_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]+)")
-
-
-def parse_duration(text: str) -> int:
-    """Go's ``time.ParseDuration``: nanoseconds for ``"1h30m"``, ``"-1.5s"``, ``"300ms"``."""
-    orig = text
-    if not isinstance(text, str) or not text:
-        raise GoTimeError(f'time: invalid duration "{orig}"')
-    neg = False
-    if text[0] in "+-":
-        neg = text[0] == "-"
-        text = text[1:]
-    if text == "0":
-        return 0
-    if not text:
-        raise GoTimeError(f'time: invalid duration "{orig}"')
-    total = 0
-    pos = 0
-    while pos < len(text):
-        m = _DUR_PART.match(text, pos)
-        if not m or (not m.group(1) and not m.group(2)):
-            raise GoTimeError(f'time: invalid duration "{orig}"')
-        whole, frac, unit = m.group(1), m.group(2), m.group(3)
-        scale = _UNITS.get(unit)
-        if scale is None:
-            raise GoTimeError(f'time: unknown unit "{unit}" in duration "{orig}"')
-        v = int(whole or "0") * scale
-        if frac:
-            v += int(frac) * scale // (10 ** len(frac))
-        total += v
-        if total > _MAX + (1 if neg else 0):
-            raise GoTimeError(f'time: invalid duration "{orig}"')
-        pos = m.end()
-    return -total if neg else total
-
 
 def format_duration(ns: int) -> str:
     """Go's ``Duration.String``."""

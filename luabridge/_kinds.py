@@ -6,9 +6,9 @@ file, syntax, imports, modules, method) and, when the app starts, registers them
 node: functions in ``node.functions``, process bodies with ``node.register_process``,
 libraries in the node's :class:`~._scripts.LuaScripts` so imports resolve.
 
-Duck-typed against the shell's ``Entry``/``Registry``/``App`` (``id``, ``kind``, ``meta``,
-``data``, ``error()``, ``ref()``, ``source_path()``; ``find()``; ``node``,
-``default_host()``): this layer must not import the shell.
+Handlers see entries, the registry and the app through the kernel's protocols
+(:class:`~beamish.actors.Entry`, :class:`~beamish.actors.RegistryLike`,
+:class:`~beamish.actors.AppLike`): this layer must not import the shell.
 
 Order (the shell installs by ``order``): libraries (5) before functions (10) before
 processes (20), after hosts (0).
@@ -19,15 +19,19 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from beamish.actors import AppLike, Entry, RegistryLike, process_host
+
 from ._entries import LUA_KINDS, LuaEntrySpec, check_entry, spec_from_entry
 from ._scripts import scripts_for
 
 __all__ = ["KIND_HANDLERS", "LuaFunctionKind", "LuaLibraryKind", "LuaProcessKind"]
 
-_specs: weakref.WeakKeyDictionary[Any, dict[str, LuaEntrySpec]] = weakref.WeakKeyDictionary()
+_specs: weakref.WeakKeyDictionary[RegistryLike, dict[str, LuaEntrySpec]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _registry_specs(registry: Any) -> dict[str, LuaEntrySpec]:
+def _registry_specs(registry: RegistryLike) -> dict[str, LuaEntrySpec]:
     """Specs of every Lua entry of ``registry`` (read once per registry)."""
     specs = _specs.get(registry)
     if specs is None:
@@ -43,11 +47,11 @@ class _LuaKind:
     kind = ""
     order = 0
 
-    def validate(self, entry: Any, registry: Any) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         specs = _registry_specs(registry)
         check_entry(specs[entry.id], specs.get, owner=registry)
 
-    def _install_spec(self, entry: Any, app: Any) -> tuple[Any, LuaEntrySpec]:
+    def _install_spec(self, entry: Entry, app: AppLike) -> tuple[Any, LuaEntrySpec]:
         specs = _registry_specs(app.registry)
         spec = specs.get(entry.id) or spec_from_entry(entry)
         scripts = scripts_for(app.node)
@@ -64,7 +68,7 @@ class LuaLibraryKind(_LuaKind):
     kind = "library.lua"
     order = 5
 
-    async def install(self, entry: Any, app: Any) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         self._install_spec(entry, app)
 
 
@@ -74,11 +78,11 @@ class LuaFunctionKind(_LuaKind):
     kind = "function.lua"
     order = 10
 
-    async def install(self, entry: Any, app: Any) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         scripts, _spec = self._install_spec(entry, app)
         app.node.functions.register(entry.id, scripts.function(entry.id), meta=entry.meta)
 
-    async def run(self, entry: Any, app: Any, args: tuple[Any, ...]) -> Any:
+    async def run(self, entry: Entry, app: AppLike, args: tuple[Any, ...]) -> Any:
         return await app.node.call(entry.id, *args)
 
 
@@ -88,17 +92,12 @@ class LuaProcessKind(_LuaKind):
     kind = "process.lua"
     order = 20
 
-    async def install(self, entry: Any, app: Any) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         scripts, _spec = self._install_spec(entry, app)
         app.node.register_process(entry.id, scripts.process_body(entry.id))
 
-    async def run(self, entry: Any, app: Any, args: tuple[Any, ...]) -> Any:
-        return await app.node.exec(entry.id, *args, host=_process_host(entry, app))
-
-
-def _process_host(entry: Any, app: Any) -> str:
-    host = entry.data.get("host") or entry.meta.get("default_host")
-    return entry.ref(host) if host else app.default_host()
+    async def run(self, entry: Entry, app: AppLike, args: tuple[Any, ...]) -> Any:
+        return await app.node.exec(entry.id, *args, host=process_host(entry, app))
 
 
 #: Collected by the app shell.

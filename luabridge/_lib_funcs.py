@@ -1,6 +1,6 @@
 """The ``funcs`` Lua module (``require("funcs")``): calling functions by entry ID.
 
-Wippy's API (``lua-api.md`` §1.4):
+Wippy's documented API:
 
 =====================================  ====================================================
 ``funcs.call(id, ...)``                ``result`` | ``nil, err``; runs in the caller's
@@ -30,88 +30,21 @@ side (``Error.stack``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind, Future, check_function_id
 
 from ._channels import LChannel, Waiter
-from ._commands import BLOCKED, DirectAwait, command
+from ._commands import BLOCKED, DirectAwait, LuaProcess, command
+from ._lua_sources import HostLua
+
+if TYPE_CHECKING:
+    from ._runtime import Sandbox
 
 __all__ = ["FUNCS_LUA"]
 
-FUNCS_LUA = r"""
-local core = ...
-local command = core.command
-local sync = core.sync
-local type, error, setmetatable, pairs = type, error, setmetatable, pairs
-
-local funcs = {}
-function funcs.call(id, ...) return command("call", nil, id, ...) end
-function funcs.async(id, ...)
-  local h, err = sync("call_async", nil, id, ...)
-  if h == nil then return nil, err end
-  return core.new_future(h)
-end
-
-local EX = {}
-local EX_MT = {__index = EX, __metatable = "executor"}
-local function merge(a, b)
-  local out = {}
-  if a then for k, v in pairs(a) do out[k] = v end end
-  if b then for k, v in pairs(b) do out[k] = v end end
-  return out
-end
-function funcs.new() return setmetatable({}, EX_MT) end
-function EX.with_context(ex, t)
-  if type(t) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
-  return setmetatable({context = merge(ex.context, t), options = ex.options}, EX_MT)
-end
-function EX.with_options(ex, t)
-  if type(t) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
-  return setmetatable({context = ex.context, options = merge(ex.options, t)}, EX_MT)
-end
-function EX.with_actor(ex) return ex end
-function EX.with_scope(ex) return ex end
-function EX.call(ex, id, ...) return command("call", ex, id, ...) end
-function EX.async(ex, id, ...)
-  local h, err = sync("call_async", ex, id, ...)
-  if h == nil then return nil, err end
-  return core.new_future(h)
-end
-
--- futures
-local HANDLE = setmetatable({}, {__mode = "k"})
-local F = {}
-local F_MT = {__index = F, __metatable = "future"}
-function core.new_future(h)
-  local f = setmetatable({}, F_MT)
-  HANDLE[f] = h
-  return f
-end
-local function fh(f)
-  local h = HANDLE[f]
-  if h == nil then error("future expected", 3) end
-  return h
-end
-function F.response(f) return sync("future_channel", fh(f)) end
-F.channel = F.response
-function F.is_complete(f) return sync("future_state", fh(f), "complete") end
-function F.is_canceled(f) return sync("future_state", fh(f), "canceled") end
-function F.result(f)
-  local done, value, err = sync("future_result", fh(f))
-  if not done then return nil, nil end
-  if err ~= nil then return nil, err end
-  return core.new_payload(value), nil
-end
-function F.error(f)
-  local done, value, err = sync("future_result", fh(f))
-  if done and err ~= nil then return err, true end
-  return nil, false
-end
-function F.cancel(f) return sync("future_cancel", fh(f)) end
-
-return funcs
-"""
+#: Privileged Lua, ``lua/funcs.lua``: called with (core); returns the module table.
+FUNCS_LUA = HostLua("beamish.luabridge", "funcs.lua")
 
 
 class _FutureRef:
@@ -119,12 +52,13 @@ class _FutureRef:
 
     __slots__ = ("channel", "future")
 
-    def __init__(self, future: Any) -> None:
+    def __init__(self, future: Future) -> None:
         self.future = future
+        #: The wrapped Lua channel of ``f:channel()``, made on first use.
         self.channel: Any = None
 
 
-def _call_settings(drv: Any, ex: Any) -> dict[str, Any]:
+def _call_settings(drv: LuaProcess, ex: Any) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     if ex is None:
         return kw
@@ -146,32 +80,21 @@ def _call_settings(drv: Any, ex: Any) -> dict[str, Any]:
     return kw
 
 
-def _check_id(func_id: Any) -> str:
-    if not isinstance(func_id, str) or not func_id:
-        raise Error("function ID must be a non-empty 'namespace:name' string",
-                    kind=ErrorKind.INVALID, retryable=False)
-    ns, sep, name = func_id.partition(":")
-    if not sep or not ns or not name:
-        raise Error(f"invalid function ID {func_id!r}: expected 'namespace:name'",
-                    kind=ErrorKind.INVALID, retryable=False)
-    return func_id
-
-
-def _script_error(sb: Any, exc: Error, func_id: Any = None) -> Any:
+def _script_error(sb: Sandbox, exc: Error, func_id: Any = None) -> Any:
     """The Lua error object for ``exc``, without its host traceback (if it has one)."""
     origin = f"[python]: in function '{func_id}'" if isinstance(func_id, str) else None
     return sb.convert.error_to_lua(exc.for_script(origin))
 
 
-def _nil_err(drv: Any, exc: Error, func_id: Any = None) -> tuple[Any, ...]:
+def _nil_err(drv: LuaProcess, exc: Error, func_id: Any = None) -> tuple[Any, ...]:
     return (0, None, _script_error(drv.sb, exc, func_id))
 
 
 @command("call")
-def _call(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
+def _call(drv: LuaProcess, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
     sb = drv.sb
     try:
-        func_id = _check_id(func_id)
+        func_id = check_function_id(func_id)  # the kernel's rule: INVALID as nil, err
         kw = _call_settings(drv, ex)
         payload = tuple(sb.from_lua(a) for a in args)
     except Error as exc:
@@ -185,7 +108,7 @@ def _call(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
             return _nil_err(drv, exc, func_id)
         return (0, sb.to_lua(value))
 
-    def via_future(drv_: Any, tid_: int) -> Any:
+    def via_future(drv_: LuaProcess, tid_: int) -> Any:
         try:
             fut = ctx.call_async(func_id, *payload, **kw)
         except Error as exc:
@@ -206,10 +129,10 @@ def _call(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
 
 
 @command("call_async")
-def _call_async(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
+def _call_async(drv: LuaProcess, tid: int, ex: Any, func_id: Any = None, *args: Any) -> Any:
     sb = drv.sb
     try:
-        func_id = _check_id(func_id)
+        func_id = check_function_id(func_id)
         kw = _call_settings(drv, ex)
         payload = tuple(sb.from_lua(a) for a in args)
         pending = _calls_room(drv)
@@ -220,7 +143,7 @@ def _call_async(drv: Any, tid: int, ex: Any, func_id: Any = None, *args: Any) ->
     return (0, _FutureRef(fut))
 
 
-def _calls_room(drv: Any) -> list[Any]:
+def _calls_room(drv: LuaProcess) -> list[Future]:
     """The process's in-flight async calls, with room for one more (``limits.calls``)."""
     pending = drv.calls
     if pending is None:
@@ -244,12 +167,12 @@ def _ref(h: Any) -> _FutureRef:
 
 
 @command("future_channel")
-def _future_channel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+def _future_channel(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
     ref = _ref(h)
     if ref.channel is None:
         sb = drv.sb
         new_payload = sb.lib.new_payload
-        func_id = getattr(ref.future, "func_id", None)
+        func_id = ref.future.func_id
 
         def adapt(item: Any) -> tuple[Any, ...]:
             value, error = item
@@ -263,7 +186,7 @@ def _future_channel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
 
 
 @command("future_state")
-def _future_state(drv: Any, tid: int, h: Any, which: Any) -> tuple[Any, ...]:
+def _future_state(drv: LuaProcess, tid: int, h: Any, which: Any) -> tuple[Any, ...]:
     fut = _ref(h).future
     if which == "canceled":
         return (0, bool(fut.is_canceled()))
@@ -271,18 +194,18 @@ def _future_state(drv: Any, tid: int, h: Any, which: Any) -> tuple[Any, ...]:
 
 
 @command("future_result")
-def _future_result(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+def _future_result(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
     fut = _ref(h).future
     if not fut.is_complete():
         return (0, False, None, None)
     value, error = fut.result_nowait()
     if error is not None:
-        return (0, True, None, _script_error(drv.sb, error, getattr(fut, "func_id", None)))
+        return (0, True, None, _script_error(drv.sb, error, fut.func_id))
     return (0, True, drv.sb.to_lua(value), None)
 
 
 @command("future_cancel")
-def _future_cancel(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+def _future_cancel(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
     fut = _ref(h).future
     if fut.cancel():
         return (0, True)

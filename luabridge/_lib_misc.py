@@ -1,7 +1,7 @@
 """Small Lua modules: ``uuid``, ``ctx``, ``json``, ``logger``, ``registry`` (one chunk,
 built on the first ``require`` of any of them).
 
-Wippy's APIs (``lua-api.md`` §1.6, §1.8, ``en/lua/system/logger.md``):
+Wippy's documented APIs:
 
 =======================================  =================================================
 ``uuid.v4()`` / ``uuid.v7()``            ``string, err`` from the context (recorded in a
@@ -32,150 +32,22 @@ import logging
 import math
 import uuid as _uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind
 
-from ._commands import command
+from ._callbacks import safe_callback
+from ._commands import LuaProcess, command
+from ._lua_sources import HostLua
+
+if TYPE_CHECKING:
+    from ._runtime import Sandbox
 
 __all__ = ["MISC_LUA", "misc_callbacks"]
 
-MISC_LUA = r"""
-local core, H = ...
-local command = core.command
-local sync = core.sync
-local type, error, setmetatable, tostring, pairs = type, error, setmetatable, tostring, pairs
-
-local function invalid(msg, kind)
-  return errors.new{kind = kind or errors.INVALID, message = msg, retryable = false}
-end
-local function wrap(ok, a, b)  -- a Python helper's (value) | (nil, message) -> value, err
-  if a == nil and b ~= nil then return nil, invalid(b) end
-  return a, nil
-end
-
--- uuid ---------------------------------------------------------------------------------
-local uuid = {}
-function uuid.v4() return sync("uuid4"), nil end
-function uuid.v7() return sync("uuid7"), nil end
-function uuid.v5(ns, name)
-  if type(ns) ~= "string" or type(name) ~= "string" then
-    return nil, invalid("uuid.v5 expects a namespace UUID and a name")
-  end
-  return wrap(true, H.uuid_named(5, ns, name))
-end
-function uuid.v3(ns, name)
-  if type(ns) ~= "string" or type(name) ~= "string" then
-    return nil, invalid("uuid.v3 expects a namespace UUID and a name")
-  end
-  return wrap(true, H.uuid_named(3, ns, name))
-end
-function uuid.validate(x) return type(x) == "string" and H.uuid_valid(x) end
-function uuid.version(x)
-  if type(x) ~= "string" then return nil, invalid("uuid expected") end
-  return wrap(true, H.uuid_version(x))
-end
-function uuid.variant(x)
-  if type(x) ~= "string" then return nil, invalid("uuid expected") end
-  return wrap(true, H.uuid_variant(x))
-end
-function uuid.parse(x)
-  if type(x) ~= "string" then return nil, invalid("uuid expected") end
-  local version, variant, ts = H.uuid_parse(x)
-  if version == nil then return nil, invalid(variant) end
-  return {version = version, variant = variant, timestamp = ts}, nil
-end
-function uuid.format(x, fmt)
-  if type(x) ~= "string" then return nil, invalid("uuid expected") end
-  return wrap(true, H.uuid_format(x, fmt or "standard"))
-end
-uuid.NAMESPACE_DNS = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
-uuid.NAMESPACE_URL = "6ba7b811-9dad-11d1-80b4-00c04fd430c8"
-uuid.NAMESPACE_OID = "6ba7b812-9dad-11d1-80b4-00c04fd430c8"
-uuid.NAMESPACE_X500 = "6ba7b814-9dad-11d1-80b4-00c04fd430c8"
-
--- ctx ----------------------------------------------------------------------------------
-local ctx = {}
-function ctx.get(key)
-  if type(key) ~= "string" or key == "" then
-    return nil, invalid("context key must be a non-empty string")
-  end
-  local found, value = sync("ctx_get", key)
-  if not found then
-    return nil, invalid("context value '" .. key .. "' not found", errors.NOT_FOUND)
-  end
-  return value, nil
-end
-function ctx.all() return sync("ctx_all"), nil end
-
--- json ---------------------------------------------------------------------------------
-local json = {}
-function json.encode(v)
-  local s, err = H.json_encode(v)
-  if s == nil then return nil, invalid(err) end
-  return s, nil
-end
-function json.decode(s)
-  if type(s) ~= "string" then error("bad argument #1 to 'decode' (string expected)", 2) end
-  if s == "" then error("bad argument #1 to 'decode' (empty string is not valid JSON)", 2) end
-  local ok, v = H.json_decode(s)
-  if not ok then return nil, invalid(v) end
-  return v, nil
-end
-
--- logger -------------------------------------------------------------------------------
-local LG = {}
-local LG_MT = {__index = LG, __metatable = "logger"}
-local function new_logger(name, fields)
-  return setmetatable({name = name, fields = fields}, LG_MT)
-end
-local function merged(a, b)
-  local out = {}
-  if a then for k, v in pairs(a) do out[k] = v end end
-  if b then for k, v in pairs(b) do out[k] = v end end
-  return out
-end
-local ROOT
-local function emit(level)
-  return function(self, msg, fields)
-    if type(self) ~= "table" then  -- logger.info("x") without the colon
-      self, msg, fields = ROOT, self, msg
-    end
-    local extra = merged(self.fields, type(fields) == "table" and fields or nil)
-    H.log(level, self.name, tostring(msg), extra)
-  end
-end
-LG.debug = emit("debug")
-LG.info = emit("info")
-LG.warn = emit("warn")
-LG.error = emit("error")
-function LG.with(self, fields) return new_logger(self.name, merged(self.fields, fields)) end
-function LG.named(self, name)
-  if type(name) ~= "string" or name == "" then
-    error(invalid("logger name must not be empty"), 2)
-  end
-  return new_logger(self.name and (self.name .. "." .. name) or name, self.fields)
-end
-local logger = new_logger(nil, nil)
-ROOT = logger
-
--- registry (read-only view of the Lua entries) --------------------------------------------
-local registry = {}
-function registry.find(criteria)
-  if criteria ~= nil and type(criteria) ~= "table" then
-    return nil, invalid("registry.find expects a table of criteria")
-  end
-  return H.registry_find(criteria or {}), nil
-end
-function registry.get(id)
-  if type(id) ~= "string" then return nil, invalid("entry ID expected") end
-  local e = H.registry_get(id)
-  if e == nil then return nil, invalid("entry '" .. id .. "' not found", errors.NOT_FOUND) end
-  return e, nil
-end
-
-return {uuid = uuid, ctx = ctx, json = json, logger = logger, registry = registry}
-"""
+#: Privileged Lua, ``lua/misc.lua``: called with (core, callbacks); returns
+#: ``{uuid=..., ctx=..., json=..., logger=..., registry=...}``.
+MISC_LUA = HostLua("beamish.luabridge", "misc.lua")
 
 _log = logging.getLogger("beamish.lua")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
@@ -198,9 +70,8 @@ def _variant(u: _uuid.UUID) -> str:
     }.get(u.variant, "Invalid")
 
 
-def misc_callbacks(sb: Any) -> dict[str, Callable[..., Any]]:
+def misc_callbacks(sb: Sandbox) -> dict[str, Callable[..., Any]]:
     """Pure helpers for the Lua side; each returns ``nil, message`` instead of raising."""
-    from ._lib_time import _safe
 
     def fail(exc: Exception) -> tuple[None, str]:
         return (None, str(exc) or type(exc).__name__)
@@ -259,49 +130,48 @@ def misc_callbacks(sb: Any) -> dict[str, Callable[..., Any]]:
         return (True, sb.to_lua(data))
 
     def log(level: str, name: Any, msg: str, fields: Any) -> None:
-        drv = sb.current
+        drv: LuaProcess | None = sb.current
         extra = sb.from_lua(fields) if fields is not None else {}
         if not isinstance(extra, dict):
             extra = {}
-        pid = getattr(getattr(drv, "ctx", None), "pid", None)
-        entry = getattr(getattr(drv, "ctx", None), "entry_id", None)
+        ctx = drv.ctx if drv is not None else None  # (None: no process, e.g. a load check)
+        pid = ctx.pid if ctx is not None else None
+        entry = ctx.entry_id if ctx is not None else None
         logger = _log.getChild(str(name)) if name else _log
         logger.log(_LEVELS.get(level, logging.INFO), "%s", msg,
                    extra={"lua_fields": extra, "pid": str(pid) if pid else None,
                           "entry": entry})
 
-    def entry_view(spec: Any) -> dict[str, Any]:
+    def entry_view(spec: Any) -> dict[str, Any]:  # a LuaEntrySpec
         return {"id": spec.id, "kind": spec.kind, "meta": dict(spec.meta)}
 
     def registry_find(criteria: Any) -> Any:
         crit = sb.from_lua(criteria) if criteria is not None else {}
         if not isinstance(crit, dict):
             crit = {}
-        scripts = getattr(sb, "scripts", None)
         found = []
-        for spec in (scripts.specs.values() if scripts is not None else ()):
+        for spec in sb.entries.values():
             if all(_matches(spec, k, v) for k, v in crit.items()):
                 found.append(entry_view(spec))
         found.sort(key=lambda e: e["id"])
         return sb.to_lua(found)
 
     def registry_get(entry_id: str) -> Any:
-        scripts = getattr(sb, "scripts", None)
-        spec = scripts.specs.get(entry_id) if scripts is not None else None
+        spec = sb.entries.get(entry_id)
         return None if spec is None else sb.to_lua(entry_view(spec))
 
     return {
-        "registry_find": _safe(registry_find, lambda e: sb.to_lua([])),
-        "registry_get": _safe(registry_get, lambda e: None),
-        "uuid_named": _safe(uuid_named, fail),
-        "uuid_valid": _safe(uuid_valid, lambda e: False),
-        "uuid_version": _safe(uuid_version, fail),
-        "uuid_variant": _safe(uuid_variant, fail),
-        "uuid_parse": _safe(uuid_parse, fail),
-        "uuid_format": _safe(uuid_format, fail),
-        "json_encode": _safe(json_encode, fail),
-        "json_decode": _safe(json_decode, lambda e: (False, str(e))),
-        "log": _safe(log, lambda e: None),
+        "registry_find": safe_callback(registry_find, lambda e: sb.to_lua([])),
+        "registry_get": safe_callback(registry_get, lambda e: None),
+        "uuid_named": safe_callback(uuid_named, fail),
+        "uuid_valid": safe_callback(uuid_valid, lambda e: False),
+        "uuid_version": safe_callback(uuid_version, fail),
+        "uuid_variant": safe_callback(uuid_variant, fail),
+        "uuid_parse": safe_callback(uuid_parse, fail),
+        "uuid_format": safe_callback(uuid_format, fail),
+        "json_encode": safe_callback(json_encode, fail),
+        "json_decode": safe_callback(json_decode, lambda e: (False, str(e))),
+        "log": safe_callback(log, lambda e: None),
     }
 
 
@@ -344,17 +214,17 @@ def _json_ready(value: Any) -> Any:
 # -- commands ---------------------------------------------------------------------------------
 
 @command("uuid4")
-def _uuid4(drv: Any, tid: int) -> tuple[Any, ...]:
+def _uuid4(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, drv.ctx.uuid4())
 
 
 @command("uuid7")
-def _uuid7(drv: Any, tid: int) -> tuple[Any, ...]:
+def _uuid7(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, drv.ctx.uuid7())
 
 
 @command("ctx_get")
-def _ctx_get(drv: Any, tid: int, key: Any) -> tuple[Any, ...]:
+def _ctx_get(drv: LuaProcess, tid: int, key: Any) -> tuple[Any, ...]:
     values = drv.values
     if key in values:
         return (0, True, drv.sb.to_lua(values[key]))
@@ -362,7 +232,7 @@ def _ctx_get(drv: Any, tid: int, key: Any) -> tuple[Any, ...]:
 
 
 @command("ctx_all")
-def _ctx_all(drv: Any, tid: int) -> tuple[Any, ...]:
+def _ctx_all(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     try:
         return (0, drv.sb.to_lua(dict(drv.values)))
     except Error as exc:

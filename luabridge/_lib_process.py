@@ -1,6 +1,6 @@
 """The ``process`` Lua module (a global): PIDs, messages, spawning, links, names.
 
-Wippy's API (``lua-api.md`` §1.2), each call performed through the driver's context:
+Wippy's documented API, each call performed through the driver's context:
 
 =============================================  ===============================================
 ``process.pid()`` / ``process.id()``           own PID string / running entry ID
@@ -30,9 +30,15 @@ Event tables from ``process.events()``: ``kind``, ``from`` (PID string), ``resul
 {value=..., error=err}`` for EXIT and LINK_DOWN, ``reason`` for CANCEL.
 
 Values crossing to another process are converted (deep copies) by
-:class:`~._convert.Converter`; a spawn with no host uses the spawner's own host.
+:class:`~._convert.Converter`; a spawn with no host uses the spawner's own host
+(``ctx.home_host``: a function called from outside any process has none, so its spawns
+go to the node's default host).
 
-Quotas (``Limits`` of the process's host, ``beamish.actors._limits``), each failing the
+Every effect goes through the :class:`~beamish.actors.Context` contract, the same in
+the kernel and in a workflow; what a backend cannot do (a workflow cannot link, monitor
+or use names) fails in the context with ``Error(INVALID)``, returned as ``nil, err``.
+
+Quotas (``Limits`` of the process's host, :func:`beamish.actors.limits_of`), each failing the
 call that would go over it, in the calling script, never the receiver:
 
 * ``process.send`` to a full mailbox (``limits.mailbox_messages`` of the receiver's
@@ -47,195 +53,52 @@ call that would go over it, in the calling script, never the receiver:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from beamish.actors import Event, EventKind, Message, Pid, ProcessExit
-from beamish.actors._errors import Error, ErrorKind, as_error
-from beamish.actors._limits import limits_of, spawn_messages_error
+from beamish.actors import (
+    Context,
+    Error,
+    ErrorKind,
+    Event,
+    EventKind,
+    Message,
+    Pid,
+    ProcessExit,
+    as_error,
+    limits_of,
+    spawn_messages_error,
+)
 
-from ._channels import INBOX, LChannel
-from ._commands import BLOCKED, ArgumentError, DirectAwait, command, raises
+from ._channels import INBOX, LChannel, Source
+from ._commands import BLOCKED, ArgumentError, DirectAwait, LuaProcess, command, raises
+from ._lua_sources import HostLua
+
+if TYPE_CHECKING:
+    from ._runtime import Sandbox
 
 __all__ = ["PROCESS_LUA", "exec_await", "message_adapter", "new_inbox"]
 
-PROCESS_LUA = r"""
-local core = ...
-local command = core.command
-local sync = core.sync
-local type, error, setmetatable, pairs, select = type, error, setmetatable, pairs, select
-local pack, unpack = table.pack, table.unpack
+#: How a handler answers a failed effect: ``err(drv, error)`` -> the resume values
+#: (``nil, err`` for the script, or the error raised in it).
+ErrorAnswer = Callable[[LuaProcess, Error], tuple[Any, ...]]
+#: A source item (a kernel Message or Event) -> the values a Lua receiver gets.
+Adapter = Callable[[Any], tuple[Any, ...]]
 
-local process = {}
-function process.pid() return sync("pid") end
-function process.id() return sync("id") end
-local box_args, finish, H_send = core.box_args, core.finish, core.H_send
-local utf8_len = utf8.len
--- H_send answers true, or nil + err (returned), or false + err (raised)
-local function send_result(ok, err)
-  if ok then return true end
-  if ok == false then error(err, 3) end
-  return nil, err
-end
-local room, check_time, MAX_PAYLOAD = core.room, core.check_time, core.MAX_PAYLOAD
-local function too_large(n)
-  error(errors.new{kind = errors.INVALID, retryable = false, message = "value: too large: "
-    .. n .. " bytes of string data, more than the host's limits.max_payload ("
-    .. MAX_PAYLOAD .. "); send a smaller value or split it"}, 3)
-end
--- Strings that are not UTF-8 are boxed (see the prelude's box_args); a table payload
--- is converted by Python, so room() first. An oversized string fails here.
-function process.send(dest, topic, ...)
-  if select("#", ...) == 1 and type(dest) == "string" and type(topic) == "string"
-      and utf8_len(dest) and utf8_len(topic) then  -- the common case
-    local v = ...
-    local tv = type(v)
-    if tv == "string" then
-      if #v > MAX_PAYLOAD then too_large(#v) end
-      if #v > 65536 or not utf8_len(v) then
-        local ok, err = H_send(dest, topic, box_args(v))
-        check_time()  -- copying a big payload is the step's time too
-        return send_result(ok, err)
-      end
-    elseif tv == "table" then
-      room()
-      local ok, err = H_send(dest, topic, v)
-      check_time()
-      return send_result(ok, err)
-    end
-    local ok, err = H_send(dest, topic, v)
-    if ok then return true end
-    return send_result(ok, err)
-  end
-  room()
-  for i = 1, select("#", ...) do
-    local v = select(i, ...)
-    if type(v) == "string" and #v > MAX_PAYLOAD then too_large(#v) end
-  end
-  local ok, err = H_send(box_args(dest, topic, ...))
-  check_time()
-  return send_result(ok, err)
-end
-
-local function spawner(flags)
-  return function(id, host, ...) return sync("spawn", flags, nil, id, host, box_args(...)) end
-end
-process.spawn = spawner(0)
-process.spawn_monitored = spawner(1)
-process.spawn_linked = spawner(2)
-process.spawn_linked_monitored = spawner(3)
-function process.exec(id, host, ...) return command("exec", nil, id, host, ...) end
-
-function process.terminate(dest) return sync("terminate", dest) end
-function process.cancel(dest, reason) return sync("cancel", dest, reason) end
-function process.monitor(dest) return sync("monitor", dest) end
-function process.unmonitor(dest) return sync("unmonitor", dest) end
-function process.link(dest) return sync("link", dest) end
-function process.unlink(dest) return sync("unlink", dest) end
-
-function process.get_options() return {trap_links = sync("get_trap_links")} end
-function process.set_options(t)
-  if type(t) ~= "table" then error("bad argument #1 to 'set_options' (table expected)", 2) end
-  for k, v in pairs(t) do
-    if k ~= "trap_links" then
-      return false, errors.new{kind = errors.INVALID, retryable = false,
-                               message = "option " .. tostring(k) .. " is not supported"}
-    end
-    if type(v) ~= "boolean" then
-      return false, errors.new{kind = errors.INVALID, retryable = false,
-                               message = "option trap_links must be a boolean"}
-    end
-  end
-  if t.trap_links ~= nil then sync("set_trap_links", t.trap_links) end
-  return true, nil
-end
-
-local INBOX = core.INBOX
-function process.inbox() return INBOX end
-function process.events() return sync("events") end
-function process.listen(topic, opts)
-  local as_message = type(opts) == "table" and opts.message == true
-  return sync("listen", topic, as_message)
-end
-function process.unlisten(ch) return sync("unlisten", core.handle(ch, "unlisten")) end
-
-process.registry = {
-  register = function(name, pid) return sync("register", name, pid) end,
-  lookup = function(name) return sync("lookup", name) end,
-  unregister = function(name) return sync("unregister", name) end,
-  LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3,
-}
-process.event = {EXIT = "pid.exit", CANCEL = "pid.cancel", LINK_DOWN = "pid.link.down"}
-
-function process.upgrade()
-  error(errors.new{kind = errors.INVALID, retryable = false,
-                   message = "process.upgrade is not supported by beamish"}, 2)
-end
-
--- Spawn builders: immutable; every with_* returns a new builder.
-local B = {}
-local B_MT = {__index = B, __metatable = "spawner"}
-local function merge(a, b)
-  local out = {}
-  if a then for k, v in pairs(a) do out[k] = v end end
-  if b then for k, v in pairs(b) do out[k] = v end end
-  return out
-end
-local function builder(fields) return setmetatable(fields, B_MT) end
-local function copy(b, changes)
-  local f = {context = b.context, options = b.options, name = b.name, messages = b.messages}
-  for k, v in pairs(changes) do f[k] = v end
-  return builder(f)
-end
-function B.with_context(b, t)
-  if type(t) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
-  return copy(b, {context = merge(b.context, t)})
-end
-function B.with_options(b, t)
-  if type(t) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
-  return copy(b, {options = merge(b.options, t)})
-end
-function B.with_name(b, name)
-  if type(name) ~= "string" or name == "" then
-    error("bad argument #1 to 'with_name' (name expected)", 2)
-  end
-  return copy(b, {name = name})
-end
-function B.with_message(b, topic, ...)
-  if type(topic) ~= "string" then error("bad argument #1 to 'with_message' (topic expected)", 2) end
-  local msgs = {}
-  sync("spawn_message_room", b.messages and #b.messages or 0)  -- raises past the limit
-  if b.messages then for i, m in ipairs(b.messages) do msgs[i] = m end end
-  msgs[#msgs + 1] = {topic, pack(...)}
-  return copy(b, {messages = msgs})
-end
-function B.with_actor(b) return b end
-function B.with_scope(b) return b end
-local function bspawn(flags)
-  return function(b, id, host, ...) return sync("spawn", flags, b, id, host, box_args(...)) end
-end
-B.spawn = bspawn(0)
-B.spawn_monitored = bspawn(1)
-B.spawn_linked = bspawn(2)
-B.spawn_linked_monitored = bspawn(3)
-function B.exec(b, id, host, ...) return command("exec", b, id, host, ...) end
-
-function process.with_context(t) return B.with_context(builder({}), t) end
-function process.with_options(t) return B.with_options(builder({}), t or {}) end
-
-return process
-"""
+#: Privileged Lua, ``lua/process.lua``: called with (core); returns the module table.
+PROCESS_LUA = HostLua("beamish.luabridge", "process.lua")
 
 
 # -- helpers -----------------------------------------------------------------------------
 
-def _err(drv: Any, exc: Error) -> tuple[Any, ...]:
+def _err(drv: LuaProcess, exc: Error) -> tuple[Any, ...]:
     """``nil, err`` for the Lua caller (bad arguments and unconvertible values raise)."""
     if raises(exc):
         return (1, drv.sb.convert.error_to_lua(exc))
     return (0, None, drv.sb.convert.error_to_lua(exc))
 
 
-def _dest(dest: Any, drv: Any = None) -> Any:
+def _dest(dest: Any, drv: LuaProcess | None = None) -> Pid | str:
     if type(dest) is str and dest:
         if drv is not None and dest[0] == "{":
             pids = drv.sb.pids
@@ -258,27 +121,19 @@ def _lua_type_name(v: Any) -> str:
     return type(v).__name__
 
 
-def _payload(drv: Any, values: tuple[Any, ...]) -> tuple[Any, ...]:
+def _payload(drv: LuaProcess, values: tuple[Any, ...]) -> tuple[Any, ...]:
     fl = drv.sb.from_lua
     return tuple(fl(v) for v in values)
 
 
-def _default_host(drv: Any) -> str | None:
-    pid = getattr(drv.ctx, "pid", None)
-    host = getattr(pid, "host", None)
-    if not host or host.startswith("node:functions"):
-        return None
-    return host
-
-
-def _spawn_kwargs(drv: Any, b: Any, host: Any) -> dict[str, Any]:
+def _spawn_kwargs(drv: LuaProcess, b: Any, host: Any) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     if host is not None:
         if not isinstance(host, str) or not host:
             raise Error("host must be a host entry ID string", kind=ErrorKind.INVALID)
         kw["host"] = host
     else:
-        kw["host"] = _default_host(drv)
+        kw["host"] = drv.ctx.home_host
     if b is not None:
         _check_spawn_messages(drv, b)
         spec = drv.sb.from_lua(b)
@@ -303,13 +158,12 @@ def _spawn_kwargs(drv: Any, b: Any, host: Any) -> dict[str, Any]:
     return kw
 
 
-def _spawn_messages_limit_error(drv: Any, count: int) -> Error:
+def _spawn_messages_limit_error(drv: LuaProcess, count: int) -> Error:
     ctx = drv.ctx
-    host = getattr(getattr(ctx, "pid", None), "host", "") or "?"
-    return spawn_messages_error(host, limits_of(ctx).spawn_messages, count)
+    return spawn_messages_error(ctx.pid.host or "?", limits_of(ctx).spawn_messages, count)
 
 
-def _check_spawn_messages(drv: Any, b: Any) -> None:
+def _check_spawn_messages(drv: LuaProcess, b: Any) -> None:
     """Refuse a builder carrying more start-up messages than the limit, before its
     messages are converted (the kernel's ``spawn`` checks again, for every caller)."""
     try:
@@ -322,7 +176,7 @@ def _check_spawn_messages(drv: Any, b: Any) -> None:
 
 
 @command("spawn_message_room")
-def _spawn_message_room(drv: Any, tid: int, count: Any = 0) -> tuple[Any, ...]:
+def _spawn_message_room(drv: LuaProcess, tid: int, count: Any = 0) -> tuple[Any, ...]:
     """``with_message`` on a builder that has ``count`` messages: raise if one more
     would go over ``limits.spawn_messages``."""
     if isinstance(count, int) and count >= limits_of(drv.ctx).spawn_messages:
@@ -339,17 +193,17 @@ def _target(target: Any) -> str:
 # -- identity and messaging ----------------------------------------------------------------
 
 @command("pid")
-def _pid(drv: Any, tid: int) -> tuple[Any, ...]:
+def _pid(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, str(drv.ctx.pid))
 
 
 @command("id")
-def _id(drv: Any, tid: int) -> tuple[Any, ...]:
+def _id(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, drv.ctx.entry_id)
 
 
 @command("send")
-def _send(drv: Any, tid: int, dest: Any = None, topic: Any = None, *payload: Any) -> Any:
+def _send(drv: LuaProcess, tid: int, dest: Any = None, topic: Any = None, *payload: Any) -> Any:
     try:
         if not isinstance(topic, str):
             raise Error("topic must be a string", kind=ErrorKind.INVALID, retryable=False)
@@ -360,7 +214,7 @@ def _send(drv: Any, tid: int, dest: Any = None, topic: Any = None, *payload: Any
     return (0, True)
 
 
-def sized_payload(sb: Any, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
+def sized_payload(sb: Sandbox, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
     """``values`` converted from Lua, and their string bytes (for ``mailbox_bytes``)."""
     if not values:
         return (), 0
@@ -370,19 +224,19 @@ def sized_payload(sb: Any, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], in
     size = 0
     for v in values:
         out.append(fl(v))
-        size += getattr(conv, "last_bytes", 0)
+        size += conv.last_bytes
     return tuple(out), size
 
 
-def send_counted(ctx: Any, dest: Any, topic: str, payload: tuple[Any, ...], size: int) -> None:
-    """``ctx.send``, telling a kernel context the payload's size (``send_sized``) so the
-    receiver's ``limits.mailbox_bytes`` applies; other contexts just send."""
+def send_counted(ctx: Context, dest: Pid | str, topic: str, payload: tuple[Any, ...],
+                 size: int) -> None:
+    """Send ``payload``; with its string bytes (``size`` > 0) through
+    :meth:`~beamish.actors.Context.send_sized`, so the receiver's
+    ``limits.mailbox_bytes`` applies where the backend keeps one."""
     if size > 0:
-        send_sized = getattr(ctx, "send_sized", None)
-        if send_sized is not None:
-            send_sized(dest, topic, size, *payload)
-            return
-    ctx.send(dest, topic, *payload)
+        ctx.send_sized(dest, topic, size, *payload)
+    else:
+        ctx.send(dest, topic, *payload)
 
 
 _TRUE = (0, True)
@@ -391,7 +245,7 @@ _SCALAR = (str, int, float, bool, type(None))
 _SCALAR_FAST = frozenset({str, float, bool, type(None)})
 
 
-def direct_send(sb: Any) -> Any:
+def direct_send(sb: Sandbox) -> Any:
     """``process.send`` as a direct callback (the hottest call: no command dispatch).
 
     Payload bytes for ``limits.mailbox_bytes``: a string scalar's length, else what the
@@ -402,7 +256,7 @@ def direct_send(sb: Any) -> Any:
 
     def H_send(dest: Any, topic: Any, *payload: Any) -> Any:
         # Answers True, (None, err) for ``nil, err``, or (False, err) to raise.
-        drv = sb.current
+        drv: LuaProcess | None = sb.current
         try:
             if drv is None:
                 raise Error("process.send needs a running process", kind=ErrorKind.INVALID)
@@ -435,7 +289,7 @@ def direct_send(sb: Any) -> Any:
 # -- processes -------------------------------------------------------------------------------
 
 @command("spawn")
-def _spawn(drv: Any, tid: int, flags: int, b: Any, target: Any = None, host: Any = None,
+def _spawn(drv: LuaProcess, tid: int, flags: int, b: Any, target: Any = None, host: Any = None,
            *args: Any) -> Any:
     try:
         kw = _spawn_kwargs(drv, b, host)
@@ -447,7 +301,7 @@ def _spawn(drv: Any, tid: int, flags: int, b: Any, target: Any = None, host: Any
 
 
 @command("exec")
-def _exec(drv: Any, tid: int, b: Any, target: Any = None, host: Any = None,
+def _exec(drv: LuaProcess, tid: int, b: Any, target: Any = None, host: Any = None,
           *args: Any) -> Any:
     try:
         kw = _spawn_kwargs(drv, b, host)
@@ -458,14 +312,16 @@ def _exec(drv: Any, tid: int, b: Any, target: Any = None, host: Any = None,
     return exec_await(drv, target, payload, kw, _err)
 
 
-def exec_await(drv: Any, target: str, payload: tuple[Any, ...], kw: dict[str, Any],
-               err: Any) -> DirectAwait:
+def exec_await(drv: LuaProcess, target: str, payload: tuple[Any, ...], kw: dict[str, Any],
+               err: ErrorAnswer) -> DirectAwait:
     """The wait of an exec (``process.exec``, ``workflow.exec``) for the driver.
 
     Alone in its process the task awaits ``ctx.exec`` (one Temporal command in a
     workflow). Beside siblings it must not hold them up: the child is spawned monitored
-    and the task parks until the child's EXIT event (:meth:`Driver.wait_exit`). Either
-    way the task resumes with the child's result, or ``nil, err`` (``err(drv, error)``).
+    and the task parks until the child's EXIT event (:meth:`Driver.wait_exit`); with a
+    ``name`` taken already, ``spawn`` returns the running process and monitors that one
+    (spawn-or-signal), so the task waits for its exit. Either way the task resumes with
+    the child's result, or ``err(drv, error)``.
     """
     ctx = drv.ctx
 
@@ -483,12 +339,9 @@ def exec_await(drv: Any, target: str, payload: tuple[Any, ...], kw: dict[str, An
             return err(drv, ev.error)
         return _exit_value(drv, ev.value, err)
 
-    def via_events(drv_: Any, tid_: int) -> Any:
+    def via_events(drv_: LuaProcess, tid_: int) -> Any:
         try:
             pid = ctx.spawn(target, *payload, monitor=True, **kw)
-            if kw.get("name") is not None and getattr(ctx, "kind", None) != "workflow":
-                # spawn-or-signal may have found a running process: watch that one
-                ctx.monitor(pid)
         except Error as exc:
             return err(drv, exc)
         drv.wait_exit(pid, tid_, _events_channel(drv), resume_of)
@@ -497,29 +350,36 @@ def exec_await(drv: Any, target: str, payload: tuple[Any, ...], kw: dict[str, An
     return DirectAwait(direct, via_events)
 
 
-def _exit_value(drv: Any, value: Any, err: Any) -> tuple[Any, ...]:
+def _exit_value(drv: LuaProcess, value: Any, err: ErrorAnswer) -> tuple[Any, ...]:
     try:
         return (0, drv.sb.to_lua(value))
     except Error as exc:
         return err(drv, exc)
 
 
-def _control(name: str, method: str) -> None:
+def _control(name: str, op: Callable[[Context, Pid | str], Any]) -> None:
+    """Register command ``name``: ``op(ctx, dest)``, answering ``true`` | ``nil, err``."""
+
     @command(name)
-    def handler(drv: Any, tid: int, dest: Any = None, *rest: Any) -> Any:
+    def handler(drv: LuaProcess, tid: int, dest: Any = None) -> Any:
         try:
-            getattr(drv.ctx, method)(_dest(dest), *rest)
+            op(drv.ctx, _dest(dest))
         except Error as exc:
             return _err(drv, exc)
-        return (0, True)
+        return _TRUE
+
+    handler.__qualname__ = f"_control[{name}]"
 
 
-for _name in ("terminate", "monitor", "unmonitor", "link", "unlink"):
-    _control(_name, _name)
+_control("terminate", lambda ctx, dest: ctx.terminate(dest))
+_control("monitor", lambda ctx, dest: ctx.monitor(dest))
+_control("unmonitor", lambda ctx, dest: ctx.unmonitor(dest))
+_control("link", lambda ctx, dest: ctx.link(dest))
+_control("unlink", lambda ctx, dest: ctx.unlink(dest))
 
 
 @command("cancel")
-def _cancel(drv: Any, tid: int, dest: Any = None, reason: Any = None) -> Any:
+def _cancel(drv: LuaProcess, tid: int, dest: Any = None, reason: Any = None) -> Any:
     try:
         drv.ctx.cancel(_dest(dest), "" if reason is None else str(reason))
     except Error as exc:
@@ -528,19 +388,19 @@ def _cancel(drv: Any, tid: int, dest: Any = None, reason: Any = None) -> Any:
 
 
 @command("get_trap_links")
-def _get_trap(drv: Any, tid: int) -> tuple[Any, ...]:
-    return (0, bool(getattr(drv.ctx, "trap_links", False)))
+def _get_trap(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
+    return (0, bool(drv.ctx.trap_links))
 
 
 @command("set_trap_links")
-def _set_trap(drv: Any, tid: int, value: Any) -> tuple[Any, ...]:
+def _set_trap(drv: LuaProcess, tid: int, value: Any) -> tuple[Any, ...]:
     drv.ctx.trap_links = bool(value)
     return (0, True)
 
 
 # -- mailbox channels ---------------------------------------------------------------------------
 
-def message_adapter(sb: Any, *, resume: bool = False) -> Any:
+def message_adapter(sb: Sandbox, *, resume: bool = False) -> Adapter:
     """The adapter turning kernel Messages into Lua message parts (one per sandbox).
 
     With ``resume=True`` it returns the whole resume tuple of a receive (``(0, ...)``).
@@ -548,7 +408,7 @@ def message_adapter(sb: Any, *, resume: bool = False) -> Any:
     mark = sb.lib.msg_mark
     # what a sender sent must never fail the receiver: a value that cannot enter Lua
     # arrives as an error value (Converter.received)
-    to_lua = getattr(sb.convert, "received", sb.to_lua)
+    to_lua = sb.convert.received
     pid_strings = sb.pid_strings
 
     def sender_text(sender: Pid | None) -> str | None:
@@ -584,17 +444,17 @@ def message_adapter(sb: Any, *, resume: bool = False) -> Any:
     return adapt
 
 
-def _message_adapter(drv: Any) -> Any:
+def _message_adapter(drv: LuaProcess) -> Adapter:
     sb = drv.sb
-    adapt = getattr(sb, "message_adapter", None)
+    adapt = sb.message_adapter
     if adapt is None:
         adapt = sb.message_adapter = message_adapter(sb)
     return adapt
 
 
-def _value_adapter(drv: Any) -> Any:
+def _value_adapter(drv: LuaProcess) -> Adapter:
     payload_value = drv.sb.lib.payload_value
-    to_lua = getattr(drv.sb.convert, "received", drv.sb.to_lua)
+    to_lua = drv.sb.convert.received
 
     def adapt(msg: Message) -> tuple[Any, ...]:
         payload = msg.payload
@@ -619,7 +479,7 @@ def event_to_dict(ev: Event) -> dict[str, Any]:
     return d
 
 
-def _event_adapter(drv: Any) -> Any:
+def _event_adapter(drv: LuaProcess) -> Adapter:
     to_lua = drv.sb.to_lua
 
     def adapt(ev: Any) -> tuple[Any, ...]:
@@ -635,7 +495,7 @@ def _event_adapter(drv: Any) -> Any:
     return adapt
 
 
-def _cached_channel(drv: Any, key: Any, make: Any, *args: Any) -> Any:
+def _cached_channel(drv: LuaProcess, key: Any, make: Callable[..., LChannel], *args: Any) -> Any:
     cache = drv.cache
     if cache is None:
         cache = drv.cache = {}
@@ -647,30 +507,31 @@ def _cached_channel(drv: Any, key: Any, make: Any, *args: Any) -> Any:
     return got[1]
 
 
-def new_inbox(drv: Any) -> LChannel:
+def new_inbox(drv: LuaProcess) -> LChannel:
     """The process's inbox as an :class:`LChannel` (see ``_channels.INBOX``)."""
     ch = LChannel(source=drv.ctx.inbox(), adapt=_message_adapter(drv), kind="inbox")
     ch.resume_adapt = drv.sb.lib.message_resume
     return ch
 
 
-def _new_events(drv: Any) -> LChannel:
+def _new_events(drv: LuaProcess) -> LChannel:
     return LChannel(source=drv.ctx.events(), adapt=_event_adapter(drv), kind="events")
 
 
 @command("events")
-def _events(drv: Any, tid: int) -> tuple[Any, ...]:
+def _events(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, _cached_channel(drv, "events", _new_events))
 
 
-def _events_channel(drv: Any) -> LChannel:
+def _events_channel(drv: LuaProcess) -> LChannel:
     """The script's events channel itself (created if the script never asked)."""
     _cached_channel(drv, "events", _new_events)
     return drv.cache["events"][0]
 
 
 @command("listen")
-def _listen(drv: Any, tid: int, topic: Any = None, as_message: Any = False) -> tuple[Any, ...]:
+def _listen(drv: LuaProcess, tid: int, topic: Any = None,
+            as_message: Any = False) -> tuple[Any, ...]:
     if not isinstance(topic, str) or not topic:
         raise Error("bad argument #1 to 'listen' (topic string expected)", kind=ErrorKind.INVALID)
     key = ("listen", topic)
@@ -683,12 +544,12 @@ def _listen(drv: Any, tid: int, topic: Any = None, as_message: Any = False) -> t
     return (0, _cached_channel(drv, key, _new_listen, src, adapt, topic))
 
 
-def _new_listen(drv: Any, src: Any, adapt: Any, topic: str) -> LChannel:
+def _new_listen(drv: LuaProcess, src: Source, adapt: Adapter, topic: str) -> LChannel:
     return LChannel(1, source=src, adapt=adapt, kind=f"listen:{topic}")
 
 
 @command("unlisten")
-def _unlisten(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
+def _unlisten(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
     if h is INBOX:
         h = drv.inbox_channel()
     if type(h) is LChannel:
@@ -705,7 +566,7 @@ def _unlisten(drv: Any, tid: int, h: Any) -> tuple[Any, ...]:
 # -- names ----------------------------------------------------------------------------------------
 
 @command("register")
-def _register(drv: Any, tid: int, name: Any = None, pid: Any = None) -> Any:
+def _register(drv: LuaProcess, tid: int, name: Any = None, pid: Any = None) -> Any:
     try:
         if not isinstance(name, str) or not name:
             raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
@@ -719,7 +580,7 @@ def _register(drv: Any, tid: int, name: Any = None, pid: Any = None) -> Any:
 
 
 @command("lookup")
-def _lookup(drv: Any, tid: int, name: Any = None) -> Any:
+def _lookup(drv: LuaProcess, tid: int, name: Any = None) -> Any:
     try:
         if not isinstance(name, str) or not name:
             raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
@@ -730,7 +591,7 @@ def _lookup(drv: Any, tid: int, name: Any = None) -> Any:
 
 
 @command("unregister")
-def _unregister(drv: Any, tid: int, name: Any = None) -> Any:
+def _unregister(drv: LuaProcess, tid: int, name: Any = None) -> Any:
     if not isinstance(name, str):
         return (0, False)
     return (0, bool(drv.ctx.unregister(name)))

@@ -4,9 +4,9 @@ What it is for: one place that knows which modules exist, which are globals (alw
 available, like Wippy's ``process``, ``channel``, ``errors``, ``payload``) and which must
 be listed in an entry's ``modules:`` to be ``require``-d (``time``, ``json``, ``funcs``,
 ``uuid``, ``ctx``, ``logger``). Each module lives in its own ``_lib_*.py`` file: Lua
-wrappers (compiled once per Python process, run privileged once per runtime: the globals
-at install, the others on their first ``require``) plus the Python helpers they call and
-the driver commands they yield.
+wrappers (a ``lua/*.lua`` file of package data, compiled once per Python process, run
+privileged once per runtime: the globals at install, the others on their first
+``require``) plus the Python helpers they call and the driver commands they yield.
 
 Invariant: after :func:`install_modules`, ``sandbox.module_names`` lists every name
 ``require`` accepts, every module table scripts can reach is a read-only proxy, and the
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from beamish.actors import Pid
 
+from ._commands import OPCODES
 from ._lib_core import install_core
 from ._lib_errors import ERRORS_LUA, error_kinds_table
 from ._lib_funcs import FUNCS_LUA
@@ -66,34 +67,32 @@ def install_modules(sb: Sandbox) -> None:
         return
     lua = sb.lua
     host = sb.host
-    errors = sb.eval_privileged(ERRORS_LUA, host, lua.table_from(_ERROR_KINDS), name="errors")
+    errors = sb.eval_privileged(ERRORS_LUA, host, lua.table_from(_ERROR_KINDS))
     sb.install_module("errors", errors, is_global=True)
     lua.globals()["errors"] = errors  # module code (privileged) uses it too
 
     core = install_core(sb)  # also adds coroutine.spawn
     sb.install_module("channel", core.channel, is_global=True)
-    process = sb.eval_privileged(PROCESS_LUA, core, name="process")
+    process = sb.eval_privileged(PROCESS_LUA, core)
     sb.install_module("process", process, is_global=True)
     sb.install_module("payload", core.payload_module, is_global=True)
 
-    sb.install_lazy_modules(("funcs",), FUNCS_LUA, lambda: (core,), chunkname="funcs")
+    sb.install_lazy_modules(("funcs",), FUNCS_LUA, lambda: (core,))
 
     def time_args() -> tuple[Any, ...]:
         consts = lua.table_from({"values": lua.table_from(_TIME_CONSTS["values"]),
                                  "ZERO_SEC": _TIME_CONSTS["ZERO_SEC"]})
         return (core, guarded(sb, _TIME_CALLBACKS), consts, host)
 
-    sb.install_lazy_modules(("time",), TIME_LUA, time_args, chunkname="time")
+    sb.install_lazy_modules(("time",), TIME_LUA, time_args)
     sb.install_lazy_modules(("uuid", "ctx", "json", "logger", "registry"), MISC_LUA,
-                            lambda: (core, guarded(sb, misc_callbacks(sb))),
-                            chunkname="misc")
+                            lambda: (core, guarded(sb, misc_callbacks(sb))))
 
     sb.lib = ModuleLib(sb, core)
     sb.lib.message_resume = message_adapter(sb, resume=True)
     _register_conversions(sb)
-    from ._commands import OPCODES
-
     host.set_opcodes(lua.table_from(OPCODES))
+    sb.op_names = {code: name for name, code in OPCODES.items()}
     sb.module_names = frozenset(GLOBAL_MODULES + REQUIRE_MODULES)
 
 

@@ -5,8 +5,9 @@ workflows) runs inside a :class:`Sandbox`. Kernel processes on one host share on
 sandbox: each process is a Lua coroutine (~1.1 KiB) with its own environment, so ten
 thousand idle Lua processes cost megabytes, not gigabytes. A workflow run gets a fresh,
 deterministic sandbox of its own (``deterministic=True``), so creating one must be cheap:
-the host's own Lua (the prelude, the modules' implementations) is compiled to bytecode
-once per Python process (:func:`host_bytecode`) and only *loaded* per sandbox, and the
+the host's own Lua (the prelude, the modules' implementations: ``.lua`` files shipped
+as package data, :mod:`._lua_sources`) is compiled to bytecode once per Python process
+(:func:`host_bytecode`) and only *loaded* per sandbox, and the
 ``require``-only modules are built on their first ``require``
 (:meth:`Sandbox.install_lazy_modules`). Measured: ~1.9 ms CPU -> ~0.6 ms per workflow
 sandbox (parsing the same ~60 KB of Lua text was half of it).
@@ -25,7 +26,8 @@ Temporal sandbox). Why 5.5 and not 5.4:
   load-time syntax error naming the line) and Wippy's optional type annotations are not
   Lua syntax at all. Both are reported at load time, with the file and line.
 
-Sandbox (the Lua half is :mod:`._prelude`; this module configures lupa and drives it):
+Sandbox (the Lua half is ``lua/prelude.lua``, designed in :mod:`._prelude`; this module
+configures lupa and drives it):
 
 * ``register_eval=False`` (no ``python.eval``), ``register_builtins=False`` (no
   ``python.builtins``), and a deny-all ``attribute_filter``: without one, any Python
@@ -75,12 +77,12 @@ from typing import Any
 
 from lupa import lua55 as _lua
 
-from beamish.actors._errors import Error, ErrorKind
-from beamish.actors._isolate import MAX_DEPTH
-from beamish.actors._limits import DEFAULT_LIMITS, Limits, MiB
+from beamish.actors import DEFAULT_LIMITS, MAX_DEPTH, Error, ErrorKind, Limits
 
+from ._channels import INBOX
 from ._convert import Converter
-from ._lua_patterns import PATTERNS_LUA
+from ._lua_patterns import PATTERNS
+from ._lua_sources import HostLua
 from ._prelude import PRELUDE
 
 __all__ = [
@@ -112,6 +114,7 @@ FINE_STEP = 100
 FINE_KIB = 4096
 #: Bytes of allocator headroom kept for the host's own pushes into Lua.
 _GUARD = 4 * 1024 * 1024
+MiB = 1024 * 1024
 
 LuaMemoryError = _lua.LuaMemoryError
 _log = logging.getLogger("beamish.lua")
@@ -123,8 +126,10 @@ class LuaSyntaxError(Error):
 
     kind = ErrorKind.INVALID
 
-    def __init__(self, message: str, *, chunk: str, line: int | None, lua_message: str) -> None:
-        super().__init__(message, retryable=False, details={"chunk": chunk, "line": line})
+    def __init__(self, message: str, *, chunk: str, line: int | None, lua_message: str,
+                 kind: ErrorKind | None = None) -> None:
+        super().__init__(message, kind=kind, retryable=False,
+                         details={"chunk": chunk, "line": line})
         self.chunk = chunk
         self.line = line
         self.lua_message = lua_message
@@ -158,33 +163,45 @@ def new_lua_runtime(
 
 # -- host Lua compiled once per Python process --------------------------------------------
 
-#: (source, chunk name) -> bytecode of host Lua (the prelude, module implementations).
-_BYTECODE: dict[tuple[str, str], bytes] = {}
+#: host file, or (source, chunk name) -> bytecode of host Lua (prelude, module code).
+_BYTECODE: dict[HostLua | tuple[str, str], bytes] = {}
 #: Host snippets cached at most (eval_privileged is for a fixed set of sources).
 _BYTECODE_MAX = 256
 _compiler_lock = threading.Lock()
 _compiler: list[Any] = []  # [runtime, dump function], made on first use
 
 
-def host_bytecode(source: str, name: str) -> bytes:
+def host_bytecode(source: str | HostLua, name: str | None = None) -> bytes:
     """Bytecode of the *host* Lua ``source``, compiled once per Python process.
 
-    Only for code beamish itself ships (the prelude and the modules' implementations):
-    every sandbox loads it with :meth:`Sandbox.eval_privileged` instead of parsing the
-    same text again (parsing was most of the cost of a fresh workflow sandbox). Scripts
-    can never load bytecode: their only loader is the prelude's ``compile`` (text mode),
-    and ``load``/``string.dump`` are out of their reach.
+    Only for code beamish itself ships: a :class:`~._lua_sources.HostLua` file (the
+    prelude, the pattern matcher, the modules' implementations; read once per process)
+    or a short host snippet given as text with its ``name``. Every sandbox loads the
+    bytecode with :meth:`Sandbox.eval_privileged` instead of parsing the same text again
+    (parsing was most of the cost of a fresh workflow sandbox). Scripts can never load
+    bytecode: their only loader is the prelude's ``compile`` (text mode), and
+    ``load``/``string.dump`` are out of their reach.
 
-    ``name`` becomes the chunk name (``[string "name"]`` in tracebacks, which
-    :func:`_clean_traceback` drops from script stacks). The bytecode carries no line
-    information: an error a library function raises on a script's behalf (a malformed
-    pattern, a bad argument) then names no host position. Thread-safe: workflow runs
-    build sandboxes on Temporal's worker threads.
+    The chunk name is the file's :attr:`~._lua_sources.HostLua.chunkname`
+    (``@beamish/luabridge/lua/process.lua``) or ``name``, so a host source that does not
+    compile raises :class:`LuaSyntaxError` (kind ``Internal``) naming that file and its
+    real line. The bytecode then carries no line information (stripped on purpose): an
+    error a library function raises on a script's behalf (a malformed pattern, a bad
+    argument) names no host position. Thread-safe: workflow runs build sandboxes on
+    Temporal's worker threads.
     """
-    key = (source, name)
+    if isinstance(source, HostLua):
+        key: HostLua | tuple[str, str] = source
+    elif name is None:
+        raise TypeError("host_bytecode: a Lua text needs its chunk name (name=...)")
+    else:
+        key = (source, name)
     bc = _BYTECODE.get(key)
     if bc is not None:
         return bc
+    if isinstance(source, HostLua):
+        source, name = source.text(), source.chunkname
+    assert name is not None
     with _compiler_lock:
         if not _compiler:
             rt = _lua.LuaRuntime(register_eval=False, register_builtins=False,
@@ -192,11 +209,28 @@ def host_bytecode(source: str, name: str) -> bytes:
             _compiler.append(rt)
             _compiler.append(rt.eval(
                 "function(src, name) local f, err = load(src, name, 't') "
-                "if f == nil then error(err, 0) end return string.dump(f, true) end"))
-        bc = _compiler[1](source.encode("utf-8"), name.encode("utf-8"))
+                "if f == nil then return nil, err end return string.dump(f, true) end"))
+        r = _compiler[1](source.encode("utf-8"), name.encode("utf-8"))
+    if type(r) is tuple:
+        raise _host_syntax_error(name, r[1].decode("utf-8", "replace"))
+    bc = r
     if len(_BYTECODE) < _BYTECODE_MAX:
         _BYTECODE[key] = bc
     return bc
+
+
+def _host_syntax_error(name: str, lua_message: str) -> LuaSyntaxError:
+    """The error for host Lua that does not compile (a beamish bug or a damaged install)."""
+    chunk = name[1:] if name.startswith("@") else name
+    m = _SYNTAX_RE.match(lua_message)
+    line = int(m.group("line")) if m else None
+    msg = m.group("msg") if m else lua_message
+    where = f"{chunk} line {line}" if line is not None else chunk
+    return LuaSyntaxError(
+        f"host Lua {where} does not compile: {msg} (beamish's own Lua: a bug, or a "
+        "damaged installation; reinstall beamish)",
+        chunk=chunk, line=line, lua_message=lua_message, kind=ErrorKind.INTERNAL,
+    )
 
 
 class StepResult:
@@ -289,9 +323,9 @@ class Sandbox:
             "fine_step": FINE_STEP,
             "fine_kib": FINE_KIB,
         })
-        patterns = lua.execute(host_bytecode(PATTERNS_LUA, "patterns"), mode="b")
+        patterns = lua.execute(host_bytecode(PATTERNS), mode="b")
         callbacks = lua.table_from({"print": self._print})
-        self.host = lua.execute(host_bytecode(PRELUDE, "prelude"), callbacks, HOOK_STEP,
+        self.host = lua.execute(host_bytecode(PRELUDE), callbacks, HOOK_STEP,
                                 limits.instruction_budget, settings, patterns, mode="b")
         h = self.host
         self.CMD = h.CMD
@@ -322,7 +356,9 @@ class Sandbox:
                                  room=limits.memory + guard - _GUARD // 2)
         self.to_lua = self.convert.to_lua
         self.from_lua = self.convert.from_lua
-        #: The driver whose task is running right now (set by the driver around step()).
+        #: The process whose task is running right now (set by the driver before each
+        #: step): a ``_commands.LuaProcess``. (Typed loosely: the driver and its
+        #: contract build on this module, not the other way round.)
         self.current: Any = None
         #: Python-side logger used by print(); drivers may point it elsewhere.
         self.print_handler: Any = None
@@ -332,8 +368,22 @@ class Sandbox:
         #: conversations do not parse and format PIDs per message.
         self.pids: dict[str, Any] = {}
         self.pid_strings: dict[Any, str] = {}
-        #: Drivers of this runtime's hibernating processes (``_driver.Sleepers``).
+        #: Drivers of this runtime's hibernating processes (``_driver.Sleepers``, made
+        #: by the first process that hibernates).
         self.sleepers: Any = None
+        #: Set by ``install_modules``: the Lua functions the host calls directly
+        #: (``_modules.ModuleLib``), the ``core`` table module code builds on
+        #: (``_lib_core``), and the command names of the opcodes (for :meth:`step`).
+        self.lib: Any = None
+        self.core: Any = None
+        self.op_names: Mapping[int, str] = {}
+        #: The kernel ``Message`` -> Lua message adapter of this runtime (made on
+        #: first use, ``_lib_process``).
+        self.message_adapter: Callable[[Any], tuple[Any, ...]] | None = None
+        #: The node's Lua entries by ID (``LuaEntrySpec``), which the ``registry``
+        #: module reads (set by ``LuaScripts.sandbox``; empty elsewhere).
+        self.entries: Mapping[str, Any] = {}
+        self._runner_factory: Any = None  # (execute(): made on first use)
 
     def __repr__(self) -> str:
         return f"<Sandbox {self.name!r} Lua {LUA_VERSION[0]}.{LUA_VERSION[1]}>"
@@ -353,11 +403,15 @@ class Sandbox:
         """
         return self.host.install_module(name, value, is_global)
 
-    def install_lazy_modules(self, names: Sequence[str], source: str,
-                             args: Callable[[], tuple[Any, ...]], *, chunkname: str) -> None:
+    def install_lazy_modules(self, names: Sequence[str], source: str | HostLua,
+                             args: Callable[[], tuple[Any, ...]], *,
+                             chunkname: str | None = None) -> None:
         """Register modules built on first use: the first ``require`` of any of ``names``
-        (or :meth:`module`) runs the host chunk ``source`` with ``args()`` and installs
-        what it returns — the module (one name) or a table of modules by name.
+        (or :meth:`module`) runs the host chunk ``source`` (a :class:`HostLua` file, or
+        text named ``chunkname``) with ``args()`` and installs what it returns — the
+        module (one name) or a table of modules by name. The chunk is compiled now
+        (once per process, :func:`host_bytecode`): a host file that does not compile
+        raises :class:`LuaSyntaxError` here, not at the first ``require``.
 
         ``args`` runs inside whatever Lua code needs the module first (often a script's
         ``require``), so it must not raise: a failure there is reported to that script as
@@ -378,11 +432,14 @@ class Sandbox:
         """The module ``name`` as scripts see it (built now if lazy), or one of its fields."""
         return self._module(name, field)
 
-    def eval_privileged(self, source: str, *args: Any, name: str = "host") -> Any:
-        """Run host Lua code with the real globals (module implementations only).
+    def eval_privileged(self, source: str | HostLua, *args: Any, name: str = "host") -> Any:
+        """Run host Lua code with the real globals (module implementations only) and
+        return what it returns.
 
-        The source is compiled once per Python process (:func:`host_bytecode`); this
-        runtime loads the bytecode. Never pass script text here.
+        ``source`` is a :class:`HostLua` file (named by its path) or a host snippet
+        (named ``name``); it is compiled once per Python process (:func:`host_bytecode`,
+        which raises :class:`LuaSyntaxError` if it does not compile) and this runtime
+        loads the bytecode. Never pass script text here.
         """
         return self.lua.execute(host_bytecode(source, name), *args, mode="b")
 
@@ -470,17 +527,13 @@ class Sandbox:
         if tag == 1:
             op = r[1]
             if type(op) is int:
-                from ._commands import HANDLERS
-
-                op = next(n for n, f in _op_names() if f is HANDLERS[op])
+                op = self.op_names.get(op, op)
             return StepResult("yield", op=op, args=r[2:])
         if tag == 2:
             return StepResult("return", values=r[2:])
         if tag == 3:
             return _PASS
         if tag == 4:
-            from ._channels import INBOX
-
             return StepResult("yield", op="ch_recv", args=(INBOX,))
         return StepResult("error", error=self.step_failure(P, r))
 
@@ -598,7 +651,7 @@ class Sandbox:
         return out[0] if len(out) == 1 else out
 
     def _chunk_runner(self, chunk: Any, P: Any, spec: Any) -> Any:
-        runner = getattr(self, "_runner_factory", None)
+        runner = self._runner_factory
         if runner is None:
             runner = self.lua.eval(
                 "function(chunk, new_env, P, spec) "
@@ -622,12 +675,6 @@ class Sandbox:
     def memory_used(self) -> int:
         """Bytes currently allocated by this runtime."""
         return int(self.lua.get_memory_used())
-
-
-def _op_names() -> list[tuple[str, Any]]:
-    from ._commands import COMMANDS
-
-    return list(COMMANDS.items())
 
 
 def _memory_error(detail: str, limits: Limits) -> Error:

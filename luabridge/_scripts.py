@@ -30,8 +30,18 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from beamish.actors import DEFAULT_HOST, DEFAULT_LIMITS, Limits, current_context, current_values
-from beamish.actors._errors import Error, ErrorKind
+from beamish.actors import (
+    DEFAULT_HOST,
+    DEFAULT_LIMITS,
+    Context,
+    Error,
+    ErrorKind,
+    Limits,
+    LocalHost,
+    Node,
+    current_context,
+    current_values,
+)
 
 from ._driver import Driver, result_of
 from ._entries import LuaEntrySpec
@@ -58,7 +68,7 @@ class LuaScripts:
         max_memory: int | None = None,
         instruction_budget: int | None = None,
         limits: Limits | None = None,
-        node: Any = None,
+        node: Node | None = None,
     ) -> None:
         #: Overrides of every sandbox's limits (tests, embedding); else each host's
         #: ``limits`` (:meth:`limits_of`).
@@ -93,7 +103,7 @@ class LuaScripts:
             sb = Sandbox(max_memory=self.max_memory, instruction_budget=self.instruction_budget,
                          name=name, limits=self.limits_of(name))
             install_modules(sb)
-            sb.scripts = self  # the `registry` module reads entry metadata through it
+            sb.entries = self.specs  # the `registry` module reads entry metadata there
             self._sandboxes[name] = sb
         return sb
 
@@ -111,29 +121,43 @@ class LuaScripts:
                 h = node.host(name)
             except Exception:
                 continue
-            limits = getattr(h, "limits", None)
-            if isinstance(limits, Limits):
-                return limits
+            if isinstance(h, LocalHost):
+                return h.limits
         return DEFAULT_LIMITS
 
     @property
     def sandboxes(self) -> Mapping[str, Sandbox]:
         return self._sandboxes
 
-    def prepare(self, sb: Sandbox, entry_id: str) -> Any:
-        """Compile ``entry_id`` (and its imports) into ``sb`` once; its Lua spec."""
-        key = (id(sb), entry_id)
-        lspec = self._prepared.get(key)
+    def prepare(self, sb: Sandbox, entry_id: str, *, cache: dict[Any, Any] | None = None) -> Any:
+        """Compile ``entry_id`` (and the entries it imports) into ``sb`` once; its Lua spec.
+
+        ``cache`` remembers what is compiled into which sandbox. Default: this object's
+        own, right for the node's sandboxes, which live as long as it does. A caller
+        whose sandbox serves one run (a workflow's, fresh per run) passes a new dict, so
+        nothing outlives the sandbox. An import cycle compiles each entry once; the
+        cycle itself is reported when the script ``require``s it.
+        """
+        done = self._prepared if cache is None else cache
+        lspec = done.get((id(sb), entry_id))
         if lspec is not None:
             return lspec
-        spec = self.spec(entry_id)
-        for target in spec.imports.values():
-            if target in self.specs:
-                self.prepare(sb, target)
-        chunk = sb.compile(spec.source, spec.chunkname)
-        lspec = sb.register_entry(spec.id, chunk, modules=spec.modules, imports=spec.imports)
-        self._prepared[key] = lspec
-        return lspec
+
+        def compile_entry(eid: str, path: frozenset[str]) -> Any:
+            key = (id(sb), eid)
+            lspec = done.get(key)
+            if lspec is not None:
+                return lspec
+            spec = self.spec(eid)
+            for target in spec.imports.values():
+                if target in self.specs and target not in path:
+                    compile_entry(target, path | {target})
+            chunk = sb.compile(spec.source, spec.chunkname)
+            lspec = sb.register_entry(spec.id, chunk, modules=spec.modules, imports=spec.imports)
+            done[key] = lspec
+            return lspec
+
+        return compile_entry(entry_id, frozenset((entry_id,)))
 
     # -- bodies --------------------------------------------------------------------------------
 
@@ -141,14 +165,14 @@ class LuaScripts:
         """``async def body(ctx, *args)`` running ``entry_id`` as a process."""
         scripts = self
 
-        def lua_process(ctx: Any, *args: Any) -> Any:
+        def lua_process(ctx: Context, *args: Any) -> Any:
             # A plain function returning the driver's coroutine: the kernel awaits it,
             # and an idle process holds one coroutine frame fewer.
             sb = scripts.sandbox(ctx.pid.host)
             P = sb.new_process(scripts.prepare(sb, entry_id))
             drv = Driver(sb, ctx, P)
             # The kernel may hibernate the process while it waits (never a workflow).
-            drv.hib = bool(getattr(ctx, "can_hibernate", False))
+            drv.hib = ctx.can_hibernate
             drv.start_main(scripts.spec(entry_id).method or "main", args)
             return drv.run(result=True)
 
@@ -173,7 +197,9 @@ class LuaScripts:
             tid = drv.call_worker(tid, scripts.spec(entry_id).method or "main", args)
             done = False
             try:
-                out = await drv.run()
+                out = drv.call_nowait()
+                if out is None:  # it waits for something: the driver's loop takes over
+                    out = await drv.run()
                 done = True
             finally:
                 # Back to the pool only after a finished call (a cancelled one leaves its
@@ -189,7 +215,7 @@ class LuaScripts:
         return lua_function
 
 
-async def run_lua_process(ctx: Any, sb: Sandbox, lspec: Any, method: str,
+async def run_lua_process(ctx: Context, sb: Sandbox, lspec: Any, method: str,
                           args: tuple[Any, ...] = ()) -> Any:
     """Run a prepared Lua entry as a process body with ``ctx``; its result (or raise).
 
@@ -201,10 +227,10 @@ async def run_lua_process(ctx: Any, sb: Sandbox, lspec: Any, method: str,
     return await drv.run(result=True)
 
 
-_by_node: weakref.WeakKeyDictionary[Any, LuaScripts] = weakref.WeakKeyDictionary()
+_by_node: weakref.WeakKeyDictionary[Node, LuaScripts] = weakref.WeakKeyDictionary()
 
 
-def scripts_for(node: Any) -> LuaScripts:
+def scripts_for(node: Node) -> LuaScripts:
     """The :class:`LuaScripts` of ``node`` (created on first use)."""
     scripts = _by_node.get(node)
     if scripts is None:

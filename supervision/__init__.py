@@ -36,7 +36,7 @@ Quick start::
 """
 
 from beamish.actors import parse_duration as parse_duration
-from beamish.actors._exports import publish
+from beamish.actors import publish
 
 from ._backoff import Backoff as Backoff
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL

@@ -1,6 +1,6 @@
 """Restart backoff: how long to wait before the n-th restart of a crash streak.
 
-The rule (Wippy's documented one, ``lua-api.md`` §3)::
+The rule (Wippy's documented one)::
 
     base(n)  = min(initial_delay * backoff_factor ** (n - 1), max_delay)   # n >= 1
     delay(n) = max(0, base(n) * (1 + jitter * u)),  u uniform in [-1, 1)
@@ -12,8 +12,9 @@ applied *after* the cap (as Wippy's calculator does), so a delay may exceed
 (Wippy's convention: the cap applies only when set).
 
 Deliberately *not* copied: Wippy HEAD's controller builds a fresh calculator per retry,
-so every restart waits ``initial_delay`` and the factor never applies (a [QUIRK] in
-``wippy-internals.md`` §1.10). Here the caller passes the attempt number ``n``.
+so every restart waits ``initial_delay`` and the factor never applies (a quirk of its
+code that contradicts its documented rule). Here the caller passes the attempt number
+``n``.
 
 Design: a frozen value object plus a pure :meth:`Backoff.delay` taking the attempt and
 a ``random.Random``; who counts attempts and when they reset (a service's

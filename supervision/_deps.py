@@ -1,6 +1,6 @@
 """Service dependency graphs: start order, stop order, cycles and unknown references.
 
-Wippy's rule (``wippy-internals.md`` §1.10): a service starts after everything it
+Wippy's rule: a service starts after everything it
 ``requires``; it stops before them; independent branches run in parallel; a cycle is a
 hard error. This module is the pure part: a graph is a mapping ``id -> ids it
 requires``; nothing here starts anything.

@@ -1,11 +1,13 @@
 """YAML kinds of the supervision layer: ``process.service`` and ``process.supervisor``.
 
-Both are duck-typed kind handlers (``kind``, ``order``, ``validate``, ``install``; see
-``beamish/_kinds.py``), exported as ``KIND_HANDLERS``; this layer never imports the
-shell. Validation runs for every entry before anything starts and raises the entry's
-``LoadError`` (``entry.error(...)`` names the entry and its file).
+Both are kind handlers (:class:`beamish.actors.KindHandler`: ``kind``, ``order``,
+``validate``, ``install``), exported as ``KIND_HANDLERS`` for the shell to collect; this
+layer never imports the shell and sees the app and its registry through the kernel's
+``AppLike`` and ``RegistryLike`` protocols. Validation runs for every entry before
+anything starts and raises the entry's ``LoadError`` (``entry.error(...)`` names the entry
+and its file).
 
-``process.service`` (Wippy's fields, ``lua-api.md`` §2.3)::
+``process.service`` (Wippy's documented fields)::
 
     - name: worker
       kind: process.service
@@ -67,9 +69,9 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from beamish.actors import Error
+from beamish.actors import AppLike, Entry, Error, RegistryLike
 
 from ._backoff import Backoff
 from ._child_spec import ChildSpec, SpecError
@@ -79,9 +81,6 @@ from ._lifecycle import Lifecycle, lifecycle_from_config
 from ._manager import ServiceManager, services
 from ._service import ServiceSpec
 from ._supervisor import Supervisor
-
-if TYPE_CHECKING:  # the shell is above this layer: types only
-    from beamish import App, Entry, Registry
 
 __all__ = ["KIND_HANDLERS", "ProcessServiceKind", "ProcessSupervisorKind"]
 
@@ -111,7 +110,7 @@ def _is_service(entry: Entry) -> bool:
 # ======================================================================================
 
 
-def _ref_to_process(entry: Entry, registry: Registry, value: Any, field: str) -> str:
+def _ref_to_process(entry: Entry, registry: RegistryLike, value: Any, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise entry.error(f"'{field}' must be a process entry ID, got {value!r}")
     ref = entry.ref(value)
@@ -126,7 +125,7 @@ def _ref_to_process(entry: Entry, registry: Registry, value: Any, field: str) ->
     return ref
 
 
-def _ref_to_host(entry: Entry, registry: Registry, value: Any, field: str = "host") -> str:
+def _ref_to_host(entry: Entry, registry: RegistryLike, value: Any, field: str = "host") -> str:
     if not isinstance(value, str) or not value:
         raise entry.error(f"'{field}' must be a process.host entry ID, got {value!r}")
     ref = entry.ref(value)
@@ -150,7 +149,7 @@ def _lifecycle(entry: Entry) -> Lifecycle:
         raise entry.error(exc.message) from None
 
 
-def _requires(entry: Entry, registry: Registry, lifecycle: Lifecycle) -> tuple[str, ...]:
+def _requires(entry: Entry, registry: RegistryLike, lifecycle: Lifecycle) -> tuple[str, ...]:
     """Resolved ``requires`` plus service IDs found in ``input``; checked to exist."""
     refs: list[str] = []
     for value in lifecycle.requires:
@@ -195,7 +194,7 @@ def _check_known(entry: Entry, known: set[str]) -> None:
 _GRAPHS: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, ...]]] = weakref.WeakKeyDictionary()
 
 
-def _service_graph(registry: Registry) -> dict[str, tuple[str, ...]]:
+def _service_graph(registry: RegistryLike) -> dict[str, tuple[str, ...]]:
     graph = _GRAPHS.get(registry)
     if graph is None:
         graph = {}
@@ -212,7 +211,7 @@ def _service_graph(registry: Registry) -> dict[str, tuple[str, ...]]:
     return graph
 
 
-def _check_cycles(entry: Entry, registry: Registry) -> None:
+def _check_cycles(entry: Entry, registry: RegistryLike) -> None:
     try:
         check_graph(_service_graph(registry))
     except DependencyError as exc:
@@ -221,7 +220,7 @@ def _check_cycles(entry: Entry, registry: Registry) -> None:
             raise entry.error(exc.message) from None
 
 
-def _service_spec(entry: Entry, app: App, process: str, lifecycle: Lifecycle) -> ServiceSpec:
+def _service_spec(entry: Entry, app: AppLike, process: str, lifecycle: Lifecycle) -> ServiceSpec:
     registry = app.registry
     reqs = tuple(r for r in _requires(entry, registry, lifecycle) if _is_service(registry.get(r)))
     host = entry.data.get("host")
@@ -243,7 +242,7 @@ def _service_spec(entry: Entry, app: App, process: str, lifecycle: Lifecycle) ->
     )
 
 
-def _manager_for(app: App) -> ServiceManager:
+def _manager_for(app: AppLike) -> ServiceManager:
     """The node's manager, hooked into ``app``'s start and stop once."""
     mgr = services(app.node)
     if mgr.app is not app:
@@ -276,7 +275,7 @@ class ProcessServiceKind:
     order = 30
     FIELDS = {"process", "host", "input", "lifecycle"}
 
-    def validate(self, entry: Entry, registry: Registry) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         _check_known(entry, self.FIELDS)
         if "process" not in entry.data:
             raise entry.error("missing 'process': the ID of the process entry to run")
@@ -289,7 +288,7 @@ class ProcessServiceKind:
         _requires(entry, registry, _lifecycle(entry))
         _check_cycles(entry, registry)
 
-    async def install(self, entry: Entry, app: App) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         process = entry.ref(entry.data["process"])
         _manager_for(app).add(_service_spec(entry, app, process, _lifecycle(entry)))
 
@@ -307,7 +306,7 @@ class ProcessSupervisorKind:
     FIELDS = {"host", "strategy", "intensity", "period", "backoff", "children", "lifecycle"}
     CHILD_FIELDS = {"id", "process", "args", "input", "restart", "shutdown", "type", "host", "name"}
 
-    def spec(self, entry: Entry, registry: Registry) -> SupervisorSpec:
+    def spec(self, entry: Entry, registry: RegistryLike) -> SupervisorSpec:
         """The :class:`SupervisorSpec` an entry describes (raises its LoadError)."""
         data = entry.data
         children_raw = data.get("children", [])
@@ -375,14 +374,14 @@ class ProcessSupervisorKind:
         except SpecError as exc:
             raise entry.error(f"{exc.message} [{exc.tag}]") from None
 
-    def validate(self, entry: Entry, registry: Registry) -> None:
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
         _check_known(entry, self.FIELDS)
         self.spec(entry, registry)
         if _is_service(entry):
             _requires(entry, registry, _lifecycle(entry))
             _check_cycles(entry, registry)
 
-    async def install(self, entry: Entry, app: App) -> None:
+    async def install(self, entry: Entry, app: AppLike) -> None:
         spec = self.spec(entry, app.registry)
         node = app.node
 

@@ -1,7 +1,7 @@
 """The ``lifecycle`` block of a service: when it starts, how it restarts, how it stops.
 
-The contract (Wippy's ``lifecycle``, ``lua-api.md`` §2.3; defaults from
-``runtime:api/supervisor/config.go``). Times are Go duration strings (``"5s"``,
+The contract (Wippy's documented ``lifecycle``; defaults from Wippy's runtime,
+``api/supervisor/config.go``). Times are Go duration strings (``"5s"``,
 ``"1m30s"``, ``"500ms"``) or numbers of seconds.
 
 =====================  =========  =========================================================

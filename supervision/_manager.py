@@ -1,6 +1,6 @@
 """The service manager: every service of a node, started and stopped in dependency order.
 
-Wippy's root supervisor (``wippy-internals.md`` §1.10), for beamish: one
+Wippy's root supervisor, for beamish: one
 :class:`ServiceManager` per node (:func:`services` finds or creates it) holds the
 :class:`Service` objects and runs whole-set operations:
 

@@ -1,6 +1,6 @@
 """One service: a process kept running by a controller with Wippy's restart rules.
 
-A *service* (Wippy's ``process.service``, ``lua-api.md`` §2.3 and §3) wraps a process
+A *service* (Wippy's ``process.service`` and its documented restarts) wraps a process
 entry: the process to spawn, the host, its positional ``input`` and a
 :class:`Lifecycle`. This module is the per-service part: the state machine and the
 controller that runs it. :mod:`._manager` owns the set of services and their order.

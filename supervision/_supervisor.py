@@ -1,8 +1,8 @@
 """OTP supervisors as beamish processes: start children, watch them, restart them.
 
 What it is for: the Python API's answer to ``supervisor`` and ``DynamicSupervisor``.
-Wippy has only one-for-one service supervision (``wippy-internals.md`` §1.10); this
-module adds OTP's strategies, restart intensity and escalation on top of the kernel.
+Wippy has only one-for-one service supervision; this module adds OTP's strategies,
+restart intensity and escalation on top of the kernel.
 
 Principles (OTP's, restated)
 ----------------------------
@@ -51,9 +51,18 @@ when the supervisor is not running):
 
 :class:`DynamicSupervisor` differs as OTP's ``simple_one_for_one`` / Elixir's
 ``DynamicSupervisor`` do: children come only from ``start_child`` (ids need not be
-unique); ``terminate_child`` takes a PID and removes the child; children that will not
-be restarted are removed; at shutdown every child gets CANCEL at once, in reverse start
+unique; ``Error(UNAVAILABLE)``, ``details["reason"] == "max_children"``, when full);
+``terminate_child`` takes a PID and removes the child (``Error(NOT_FOUND)`` if it is not
+a running child); children that will not be restarted are removed, so it has no
+``restart_child`` / ``delete_child`` (asking for them raises ``Error(INVALID)`` naming
+what to do instead); at shutdown every child gets CANCEL at once, in reverse start
 order, and they are waited for together, each within its own shutdown timeout.
+``which_children`` and the rest of the list above are the same for both.
+
+Why two classes and no subclassing (Elixir's choice too): their child APIs differ (ids
+against PIDs), so one could not stand in for the other. Both build on one private core,
+``_SupervisorCore`` (process body, loop, restart decisions, requests, observation,
+stop), each adding its child API and how it stops a group of children.
 
 Design notes
 ------------
@@ -78,6 +87,7 @@ Invariants:
 
 from __future__ import annotations
 
+import abc
 import enum
 import heapq
 import math
@@ -85,7 +95,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, overload
 
 import trio
 
@@ -207,7 +217,7 @@ class _Child:
         self.restart_due: float | None = None
         self.attempt = 0
         self.restarts = 0
-        self.handle: Supervisor | None = None
+        self.handle: Supervisor | DynamicSupervisor | None = None
         self.removed = False
 
     @property
@@ -241,11 +251,11 @@ class _Request:
 
 
 # Live supervisors by their process object (a Process hashes by identity).
-_LIVE: dict[Context, Supervisor] = {}
+_LIVE: dict[Context, Supervisor | DynamicSupervisor] = {}
 
 
-def supervisor_at(node: Node, pid: Pid | str) -> Supervisor:
-    """The :class:`Supervisor` running as ``pid`` on ``node``.
+def supervisor_at(node: Node, pid: Pid | str) -> Supervisor | DynamicSupervisor:
+    """The :class:`Supervisor` or :class:`DynamicSupervisor` running as ``pid`` on ``node``.
 
     Raises :class:`ProcessNotFound` if ``pid`` is not alive and ``Error(INVALID)`` if it
     is not a supervisor."""
@@ -258,9 +268,36 @@ def supervisor_at(node: Node, pid: Pid | str) -> Supervisor:
     return sup
 
 
-def _make(spec: AnySpec, rng: random.Random | None) -> Supervisor:
-    cls = DynamicSupervisor if spec.dynamic else Supervisor
-    return cls(spec, rng=rng)  # type: ignore[arg-type]
+def _make(spec: AnySpec, rng: random.Random | None) -> Supervisor | DynamicSupervisor:
+    if isinstance(spec, DynamicSupervisorSpec):
+        return DynamicSupervisor(spec, rng=rng)
+    return Supervisor(spec, rng=rng)
+
+
+@overload
+async def start_supervisor(
+    where: Node | Context,
+    spec: SupervisorSpec,
+    *,
+    name: str | None = None,
+    host: str | None = None,
+    link: bool = False,
+    monitor: bool = False,
+    rng: random.Random | None = None,
+) -> Supervisor: ...
+
+
+@overload
+async def start_supervisor(
+    where: Node | Context,
+    spec: DynamicSupervisorSpec,
+    *,
+    name: str | None = None,
+    host: str | None = None,
+    link: bool = False,
+    monitor: bool = False,
+    rng: random.Random | None = None,
+) -> DynamicSupervisor: ...
 
 
 async def start_supervisor(
@@ -272,12 +309,13 @@ async def start_supervisor(
     link: bool = False,
     monitor: bool = False,
     rng: random.Random | None = None,
-) -> Supervisor:
+) -> Supervisor | DynamicSupervisor:
     """Spawn a supervisor for ``spec`` and wait until its initial children are started.
 
     ``where`` is the node (spawn from outside any process) or the calling process's
     context (then ``link``/``monitor`` attach the caller, as ``spawn_link`` does).
-    Returns the running :class:`Supervisor` (or :class:`DynamicSupervisor`). If a child
+    Returns the running :class:`Supervisor` (a :class:`DynamicSupervisor` for a
+    :class:`DynamicSupervisorSpec`). If a child
     fails to start, the children already started are stopped and the supervisor's exit
     error (``details["reason"] == "failed_to_start_child"``) is raised here.
     """
@@ -285,20 +323,28 @@ async def start_supervisor(
     return await sup.start(where, name=name, host=host, link=link, monitor=monitor)
 
 
-class Supervisor:
-    """A static supervisor (strategies one_for_one, one_for_all, rest_for_one).
+class _SupervisorCore(abc.ABC):
+    """What :class:`Supervisor` and :class:`DynamicSupervisor` share: the process body,
+    the loop, restart decisions, starting children, the request channel, observing and
+    stopping the supervisor (the public methods below belong to both).
 
-    Build it with a :class:`SupervisorSpec`, then :meth:`start` it (or spawn
+    The two differ in how children are named and added (ids from a spec, or PIDs of
+    children started at run time), so neither is a subclass of the other: each adds its
+    own child API on top of this core and says how it stops a group of children
+    (:meth:`_stop_children`). Build one with its spec, then :meth:`start` it (or spawn
     :meth:`run` yourself: ``ctx.spawn(sup.run, link=True)``). One object runs once.
     ``rng`` draws the backoff jitter (seed it for reproducible runs).
     """
+
+    #: Whether this kind runs a :class:`DynamicSupervisorSpec`.
+    _dynamic: bool
 
     def __init__(self, spec: AnySpec, *, rng: random.Random | None = None) -> None:
         if not getattr(spec, "is_supervisor_spec", False):
             raise Error(
                 f"expected a SupervisorSpec, got {spec!r}", kind=ErrorKind.INVALID, retryable=False
             )
-        if spec.dynamic != isinstance(self, DynamicSupervisor):
+        if spec.dynamic != self._dynamic:
             wanted = "DynamicSupervisorSpec" if spec.dynamic else "SupervisorSpec"
             raise Error(
                 f"{type(self).__name__} cannot run a {type(spec).__name__}; "
@@ -362,7 +408,7 @@ class Supervisor:
             )
         return where.spawn(self.run, name=name, host=host)
 
-    async def start(self, where: Node | Context, **kw: Any) -> Supervisor:
+    async def start(self, where: Node | Context, **kw: Any) -> Self:
         """:meth:`spawn`, then wait until the initial children are started."""
         self.spawn(where, **kw)
         await self._ready.wait()
@@ -377,7 +423,7 @@ class Supervisor:
         self._used = True
         self._ctx = ctx
         self.pid = ctx.pid
-        self._parent = getattr(ctx, "parent", None)
+        self._parent = ctx.parent
         self._events = ctx.events()
         ctx.trap_links = True
         _LIVE[ctx] = self
@@ -641,7 +687,7 @@ class Supervisor:
                     kind=ErrorKind.ALREADY_EXISTS,
                     details={"pid": str(holder)},
                 )
-        handle: Supervisor | None = None
+        handle: Supervisor | DynamicSupervisor | None = None
         target: Any = spec.start
         if getattr(target, "is_supervisor_spec", False):
             handle = _make(target, self._rng)
@@ -667,46 +713,12 @@ class Supervisor:
             c.restart_due = None
         await self._stop_children(reversed(list(self._children)), set(self._children))
 
+    @abc.abstractmethod
     async def _stop_children(self, children: Iterable[_Child], quiet: set[_Child]) -> None:
-        """Stop ``children`` one by one, in the order given (callers pass reverse start
-        order). EXITs of ``quiet`` children are absorbed; others are deferred."""
-        for child in children:
-            child.restart_due = None
-            if child.pid is not None:
-                await self._stop_one(child, quiet | {child})
-
-    async def _stop_one(self, child: _Child, quiet: set[_Child]) -> None:
-        assert self._ctx is not None and child.pid is not None
-        shutdown = child.spec.shutdown
-        deadline: float | None = None
-        if shutdown is BRUTAL_KILL:
-            self._terminate(child.pid)
-        else:
-            self._cancel(child.pid)
-            assert isinstance(shutdown, float | int)
-            if not math.isinf(shutdown):
-                deadline = self._ctx.monotonic() + shutdown
-        if not await self._wait_gone(child, deadline, quiet):
-            if child.pid is not None:
-                self._terminate(child.pid)
-            await self._wait_gone(child, None, quiet)
-
-    async def _wait_gone(self, child: _Child, deadline: float | None, quiet: set[_Child]) -> bool:
-        ctx = self._ctx
-        assert ctx is not None
-        events = [self._events]
-        while child.pid is not None:
-            timeout = None
-            if deadline is not None:
-                timeout = deadline - ctx.monotonic()
-                if timeout <= 0:
-                    return False
-            got = await ctx.select(events, timeout)
-            if got is None:
-                return False
-            if got[1] is not CLOSED:
-                self._on_event(got[1], quiet)
-        return True
+        """Stop ``children`` (callers pass reverse start order), each with its shutdown
+        protocol, and return once all are gone. EXITs of ``quiet`` children are
+        absorbed; others are deferred. :class:`Supervisor` stops them one by one (OTP),
+        :class:`DynamicSupervisor` all at once."""
 
     def _cancel(self, pid: Pid) -> None:
         assert self._ctx is not None
@@ -766,38 +778,6 @@ class Supervisor:
             details={"reason": "not_found", "child": child_id},
         )
 
-    async def start_child(self, spec: ChildSpec | Mapping[str, Any]) -> Pid:
-        """Add a child at the end and start it. See the module docstring for outcomes."""
-        if not isinstance(spec, ChildSpec):
-            spec = ChildSpec.from_mapping(spec)
-        return await self._call("start_child", spec)
-
-    async def terminate_child(self, child_id: str) -> None:
-        await self._call("terminate_child", child_id)
-
-    async def restart_child(self, child_id: str) -> Pid:
-        return await self._call("restart_child", child_id)
-
-    async def delete_child(self, child_id: str) -> None:
-        await self._call("delete_child", child_id)
-
-    async def _op_start_child(self, spec: ChildSpec) -> Pid:
-        for c in self._children:
-            if c.spec.id == spec.id:
-                running = c.pid is not None
-                raise Error(
-                    f"supervisor {self.pid} already has a child {spec.id!r}"
-                    + (f" running as {c.pid}" if running else " (stopped; use restart_child)"),
-                    kind=ErrorKind.ALREADY_EXISTS,
-                    retryable=False,
-                    details={
-                        "reason": "already_started" if running else "already_present",
-                        "child": spec.id,
-                        "pid": str(c.pid) if running else None,
-                    },
-                )
-        return self._add_and_start(spec)
-
     def _add_and_start(self, spec: ChildSpec) -> Pid:
         child = self._add(spec)
         try:
@@ -805,37 +785,6 @@ class Supervisor:
         except Error:
             self._remove(child)
             raise
-
-    async def _op_terminate_child(self, child_id: str) -> None:
-        child = self._find(child_id)
-        child.restart_due = None
-        if child.pid is not None:
-            await self._stop_children([child], {child})
-        if child.spec.restart is RestartType.TEMPORARY:
-            self._remove(child)
-
-    async def _op_restart_child(self, child_id: str) -> Pid:
-        child = self._find(child_id)
-        if child.pid is not None:
-            raise Error(
-                f"child {child_id!r} of supervisor {self.pid} is running as {child.pid}",
-                kind=ErrorKind.CONFLICT,
-                retryable=False,
-                details={"reason": "running", "child": child_id},
-            )
-        return self._start_child(child)
-
-    async def _op_delete_child(self, child_id: str) -> None:
-        child = self._find(child_id)
-        if child.pid is not None or child.restart_due is not None:
-            raise Error(
-                f"child {child_id!r} of supervisor {self.pid} is {child.state.value}; "
-                "terminate_child it first",
-                kind=ErrorKind.CONFLICT,
-                retryable=False,
-                details={"reason": child.state.value, "child": child_id},
-            )
-        self._remove(child)
 
     async def _op_stop(self, reason: str) -> None:
         if self._stop_requested is None:
@@ -859,8 +808,10 @@ class Supervisor:
             workers=len(kids) - sups,
         )
 
-    def child_supervisor(self, child_id: str) -> Supervisor:
-        """The running nested :class:`Supervisor` of child ``child_id``."""
+    def child_supervisor(self, child_id: str) -> Supervisor | DynamicSupervisor:
+        """The running nested supervisor of child ``child_id`` (the first child with
+        that id). ``Error(NOT_FOUND)`` for no such child, ``Error(INVALID)`` when it is
+        not a running supervisor."""
         child = self._find(child_id)
         if child.handle is None:
             raise Error(
@@ -934,42 +885,164 @@ def _should_restart(restart: RestartType, error: Error | None) -> bool:
     return False
 
 
-class DynamicSupervisor(Supervisor):
-    """A supervisor whose children are all added at run time (one_for_one).
+class Supervisor(_SupervisorCore):
+    """A static supervisor (strategies one_for_one, one_for_all, rest_for_one).
 
-    Build it with a :class:`DynamicSupervisorSpec`. See the module docstring for how it
-    differs from :class:`Supervisor`.
+    Build it with a :class:`SupervisorSpec`. Children have unique ids: the initial ones
+    come from the spec, more from :meth:`start_child`; :meth:`terminate_child`,
+    :meth:`restart_child` and :meth:`delete_child` take an id. A group of children is
+    stopped one by one, in reverse start order (OTP's order). See the module docstring
+    for every outcome.
     """
 
-    async def start_child(self, spec: ChildSpec | Mapping[str, Any]) -> Pid:  # type: ignore[override]
+    _dynamic = False
+    spec: SupervisorSpec
+
+    # ==================================================================================
+    # Children by id (the public API, served by the loop)
+    # ==================================================================================
+
+    async def start_child(self, spec: ChildSpec | Mapping[str, Any]) -> Pid:
+        """Add a child at the end and start it. See the module docstring for outcomes."""
+        if not isinstance(spec, ChildSpec):
+            spec = ChildSpec.from_mapping(spec)
+        return await self._call("start_child", spec)
+
+    async def terminate_child(self, child_id: str) -> None:
+        """Stop the child with its shutdown protocol (see the module docstring)."""
+        await self._call("terminate_child", child_id)
+
+    async def restart_child(self, child_id: str) -> Pid:
+        """Start a stopped child now; its new PID (see the module docstring)."""
+        return await self._call("restart_child", child_id)
+
+    async def delete_child(self, child_id: str) -> None:
+        """Remove a stopped child's spec (see the module docstring)."""
+        await self._call("delete_child", child_id)
+
+    async def _op_start_child(self, spec: ChildSpec) -> Pid:
+        for c in self._children:
+            if c.spec.id == spec.id:
+                running = c.pid is not None
+                raise Error(
+                    f"supervisor {self.pid} already has a child {spec.id!r}"
+                    + (f" running as {c.pid}" if running else " (stopped; use restart_child)"),
+                    kind=ErrorKind.ALREADY_EXISTS,
+                    retryable=False,
+                    details={
+                        "reason": "already_started" if running else "already_present",
+                        "child": spec.id,
+                        "pid": str(c.pid) if running else None,
+                    },
+                )
+        return self._add_and_start(spec)
+
+    async def _op_terminate_child(self, child_id: str) -> None:
+        child = self._find(child_id)
+        child.restart_due = None
+        if child.pid is not None:
+            await self._stop_children([child], {child})
+        if child.spec.restart is RestartType.TEMPORARY:
+            self._remove(child)
+
+    async def _op_restart_child(self, child_id: str) -> Pid:
+        child = self._find(child_id)
+        if child.pid is not None:
+            raise Error(
+                f"child {child_id!r} of supervisor {self.pid} is running as {child.pid}",
+                kind=ErrorKind.CONFLICT,
+                retryable=False,
+                details={"reason": "running", "child": child_id},
+            )
+        return self._start_child(child)
+
+    async def _op_delete_child(self, child_id: str) -> None:
+        child = self._find(child_id)
+        if child.pid is not None or child.restart_due is not None:
+            raise Error(
+                f"child {child_id!r} of supervisor {self.pid} is {child.state.value}; "
+                "terminate_child it first",
+                kind=ErrorKind.CONFLICT,
+                retryable=False,
+                details={"reason": child.state.value, "child": child_id},
+            )
+        self._remove(child)
+
+    # ==================================================================================
+    # Stopping children: one by one
+    # ==================================================================================
+
+    async def _stop_children(self, children: Iterable[_Child], quiet: set[_Child]) -> None:
+        """Stop ``children`` one by one, in the order given (callers pass reverse start
+        order). EXITs of ``quiet`` children are absorbed; others are deferred."""
+        for child in children:
+            child.restart_due = None
+            if child.pid is not None:
+                await self._stop_one(child, quiet | {child})
+
+    async def _stop_one(self, child: _Child, quiet: set[_Child]) -> None:
+        assert self._ctx is not None and child.pid is not None
+        shutdown = child.spec.shutdown
+        deadline: float | None = None
+        if shutdown is BRUTAL_KILL:
+            self._terminate(child.pid)
+        else:
+            self._cancel(child.pid)
+            assert isinstance(shutdown, float | int)
+            if not math.isinf(shutdown):
+                deadline = self._ctx.monotonic() + shutdown
+        if not await self._wait_gone(child, deadline, quiet):
+            if child.pid is not None:
+                self._terminate(child.pid)
+            await self._wait_gone(child, None, quiet)
+
+    async def _wait_gone(self, child: _Child, deadline: float | None, quiet: set[_Child]) -> bool:
+        ctx = self._ctx
+        assert ctx is not None
+        events = [self._events]
+        while child.pid is not None:
+            timeout = None
+            if deadline is not None:
+                timeout = deadline - ctx.monotonic()
+                if timeout <= 0:
+                    return False
+            got = await ctx.select(events, timeout)
+            if got is None:
+                return False
+            if got[1] is not CLOSED:
+                self._on_event(got[1], quiet)
+        return True
+
+
+class DynamicSupervisor(_SupervisorCore):
+    """A supervisor whose children are all added at run time (one_for_one).
+
+    Build it with a :class:`DynamicSupervisorSpec`. Children come only from
+    :meth:`start_child` (ids need not be unique) and are named by PID:
+    :meth:`terminate_child` takes one. It has no ``restart_child``/``delete_child``:
+    children that stop are removed, so there is nothing to restart or delete (asking
+    raises ``Error(INVALID)`` saying so). A group of children is stopped all at once.
+    See the module docstring for how it differs from :class:`Supervisor`.
+    """
+
+    _dynamic = True
+    spec: DynamicSupervisorSpec
+
+    async def start_child(self, spec: ChildSpec | Mapping[str, Any]) -> Pid:
         """Start a new child; returns its PID. ``Error(UNAVAILABLE)`` with
         ``details["reason"] == "max_children"`` when full."""
         if not isinstance(spec, ChildSpec):
             spec = ChildSpec.from_mapping(spec)
         return await self._call("start_child", spec)
 
-    async def terminate_child(self, pid: Pid | str) -> None:  # type: ignore[override]
+    async def terminate_child(self, pid: Pid | str) -> None:
         """Stop the child ``pid`` with its shutdown protocol and remove it."""
         if isinstance(pid, str):
             pid = Pid.parse(pid)
         await self._call("terminate_child", pid)
 
-    async def restart_child(self, child_id: str) -> Pid:
-        raise Error(
-            "a dynamic supervisor has no restart_child: start_child a new one",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        )
-
-    async def delete_child(self, child_id: str) -> None:
-        raise Error(
-            "a dynamic supervisor has no delete_child: terminated children are removed",
-            kind=ErrorKind.INVALID,
-            retryable=False,
-        )
-
-    async def _op_start_child(self, spec: ChildSpec) -> Pid:  # type: ignore[override]
-        limit = self.spec.max_children  # type: ignore[union-attr]
+    async def _op_start_child(self, spec: ChildSpec) -> Pid:
+        limit = self.spec.max_children
         if limit is not None and len(self._children) >= limit:
             raise Error(
                 f"dynamic supervisor {self.pid} already has max_children={limit} children",
@@ -979,7 +1052,7 @@ class DynamicSupervisor(Supervisor):
             )
         return self._add_and_start(spec)
 
-    async def _op_terminate_child(self, pid: Pid) -> None:  # type: ignore[override]
+    async def _op_terminate_child(self, pid: Pid) -> None:
         child = self._by_pid.get(pid)
         if child is None:
             raise Error(
@@ -1027,3 +1100,27 @@ class DynamicSupervisor(Supervisor):
             got = await ctx.select(events, timeout)
             if got is not None and got[1] is not CLOSED:
                 self._on_event(got[1], quiet)
+
+    if not TYPE_CHECKING:  # (type checkers see no such attributes: they do not exist)
+
+        def __getattr__(self, name: str) -> Any:
+            hint = _NOT_DYNAMIC.get(name)
+            if hint is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name,
+                    obj=self)
+            raise _NoSuchOperation(f"a dynamic supervisor has no {name}: {hint}",
+                                   kind=ErrorKind.INVALID, retryable=False)
+
+
+#: The id-based operations of :class:`Supervisor` a dynamic supervisor lacks, and why.
+_NOT_DYNAMIC = {
+    "restart_child": "start_child a new one",
+    "delete_child": "terminated children are removed",
+}
+
+
+class _NoSuchOperation(Error, AttributeError):
+    """Asking a :class:`DynamicSupervisor` for an operation only :class:`Supervisor` has:
+    an ``Error(INVALID)`` naming the alternative, and an ``AttributeError`` (``hasattr``
+    is False)."""

@@ -3,13 +3,38 @@ import trio
 import trio.testing
 
 from beamish.actors import CLOSED, Channel, Error, Timeout, WouldBlock, select
+from beamish.actors._channel import BUDGET
 
 
 async def test_receive_returns_items_in_order():
     ch = Channel("c")
-    for i in range(200):  # more than the budget: exercises the checkpointing path
+    n = 3 * BUDGET  # more than the budget: exercises the checkpointing path
+    for i in range(n):
         ch.put_nowait(i)
-    assert [await ch.receive() for _ in range(200)] == list(range(200))
+    assert [await ch.receive() for _ in range(n)] == list(range(n))
+
+
+async def test_draining_a_flooded_channel_lets_other_tasks_run():
+    ch = Channel("flood")
+    n = 4 * BUDGET
+    for i in range(n):
+        ch.put_nowait(i)
+    progress: list[int] = []  # how many items were taken each time the other task ran
+
+    async def drain() -> None:
+        for _ in range(n):
+            await ch.receive()
+
+    async def other() -> None:
+        while len(ch):
+            progress.append(n - len(ch))
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain)
+        nursery.start_soon(other)
+    # The other task ran between the drainer's budgets, not only before or after it.
+    assert any(0 < taken < n for taken in progress)
 
 
 async def test_receive_parks_until_put():

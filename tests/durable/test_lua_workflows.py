@@ -13,7 +13,8 @@ from durable_harness import CLIENT, WORKER, harness
 
 from beamish.actors import Error, ErrorKind, LoadError, Pid
 from beamish.durable._convert import from_failure
-from beamish.durable._lua import lua_workflow_body
+from beamish.durable._lua import lua_workflow_body, new_workflow_sandbox
+from beamish.luabridge import LuaEntrySpec
 
 pytestmark = pytest.mark.temporal
 
@@ -376,3 +377,40 @@ async def test_lua_workflows_replay_from_scratch_without_a_cache(temporal_server
         ok, *_ = await h.execute("lua:time")
         assert ok is True
         assert (await h.execute("lua:exec_siblings"))["v"] == "passed:s1"
+
+
+def _library(entry_id: str, source: str, imports=None) -> LuaEntrySpec:
+    return LuaEntrySpec(
+        id=entry_id,
+        kind="library.lua",
+        source=source,
+        chunkname=f"{entry_id}.lua",
+        imports=dict(imports or {}),
+    )
+
+
+async def test_a_workflow_requires_its_libraries_in_its_own_run(temporal_server, task_queue):
+    libs = {
+        "app.lib:twice": _library("app.lib:twice", "return {run = function(x) return x * 2 end}")
+    }
+    body = lua_workflow_body(
+        "lua:uses_lib",
+        "local twice = require('twice')\nreturn {main = function(x) return twice.run(x) end}",
+        imports={"twice": "app.lib:twice"},
+        libraries=libs,
+    )
+    async with harness(temporal_server, task_queue, {"lua:uses_lib": body}) as h:
+        assert await h.execute("lua:uses_lib", 21) == 42
+        assert await h.execute("lua:uses_lib", 2) == 4  # a fresh sandbox, compiled again
+
+
+def test_libraries_whose_imports_form_a_cycle_compile_once_each():
+    libs = {
+        "lib:a": _library("lib:a", "return require('b')", {"b": "lib:b"}),
+        "lib:b": _library("lib:b", "return require('a')", {"a": "lib:a"}),
+    }
+    # lua_workflow_body compiles once at once; a run compiles again into its own sandbox
+    body = lua_workflow_body(
+        "lua:cyclic", "return {main = function() end}", imports={"a": "lib:a"}, libraries=libs
+    )
+    assert body.prepare(new_workflow_sandbox("run")) is not None

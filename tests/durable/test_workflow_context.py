@@ -547,3 +547,43 @@ async def test_without_a_workflow_cache_every_task_replays_and_sends_once(
         parent_result = await h.execute("app:parent")
         assert parent_result["p3"] == {"value": ["first", "second"]}
         assert await h.execute("app:execs") == [50, "Conflict", "child broke"]
+
+
+async def reports_parent(ctx):
+    return {"parent": None if ctx.parent is None else str(ctx.parent), "alive": ctx.is_alive()}
+
+
+async def asks_a_child_for_its_parent(ctx):
+    return {
+        "me": str(ctx.pid),
+        "own": await reports_parent(ctx),
+        "child": await ctx.exec("app:reports_parent"),
+    }
+
+
+async def calls_a_bad_function_id(ctx):
+    try:
+        await ctx.call("app:math:add", 1)
+    except Error as e:
+        return [e.kind.value, e.message]
+    return None
+
+
+async def test_a_child_knows_its_parent_and_a_root_workflow_has_none(temporal_server, task_queue):
+    entries = {
+        "app:reports_parent": reports_parent,
+        "app:asks_a_child_for_its_parent": asks_a_child_for_its_parent,
+    }
+    async with harness(temporal_server, task_queue, entries) as h:
+        got = await h.execute("app:asks_a_child_for_its_parent")
+        assert Pid.parse(got["me"]).host == WORKER
+        assert got["own"] == {"parent": None, "alive": True}
+        assert got["child"] == {"parent": got["me"], "alive": True}
+
+
+async def test_activity_function_ids_follow_the_kernel_rule(temporal_server, task_queue):
+    entries = {"app:calls_a_bad_function_id": calls_a_bad_function_id}
+    async with harness(temporal_server, task_queue, entries) as h:
+        kind, message = await h.execute("app:calls_a_bad_function_id")
+        assert kind == "Invalid"
+        assert message.startswith("invalid function ID 'app:math:add': expected 'namespace:name'")

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from beamish.actors import Error, ErrorKind, EventKind, Node, ProcessExit
+from beamish.actors import DEFAULT_HOST, Error, ErrorKind, EventKind, Node, Pid, ProcessExit
 from beamish.luabridge import LuaScripts
 
 #: This file's entries get only the modules a test names.
@@ -260,6 +260,55 @@ async def test_a_cancelled_function_call_does_not_poison_its_worker(scripts):
         assert info.value.kind is ErrorKind.TIMEOUT
         assert await node.call("t:slow", 1) == 1  # a fresh worker, not the interrupted one
         assert await node.call("t:slow", 1) == 1  # ...which is then reused
+
+
+async def test_a_lua_function_that_waits_beside_a_coroutine_still_answers(scripts):
+    # Most calls return at their first resume (Driver.call_nowait); this one waits.
+    async with Node() as node:
+        lua(scripts, node, "t:waits", """
+            local time = require("time")
+            return {main = function(n)
+              local ch = channel.new(1)
+              coroutine.spawn(function() time.sleep("1ms") ch:send(n * 2) end)
+              return ch:receive()
+            end}""", kind="function.lua", modules=("time",))
+        assert await node.call("t:waits", 21) == 42
+        assert await node.call("t:waits", 2) == 4  # the pooled worker again
+
+
+async def test_function_ids_follow_the_kernels_rule(scripts):
+    async with Node() as node:
+        lua(scripts, node, "t:ids", """
+            local funcs = require("funcs")
+            return {main = function()
+              local out = {}
+              for _, id in ipairs({"a:b:c", "nocolon", ":x", "x:", ""}) do
+                local v, err = funcs.call(id)
+                local f, ferr = funcs.async(id)
+                out[#out + 1] = (v == nil and f == nil and err:kind() == errors.INVALID
+                                 and ferr:kind() == errors.INVALID) and "INVALID" or "?"
+              end
+              return table.concat(out, ",")
+            end}""", modules=("funcs",))
+        assert await node.exec("t:ids") == ",".join(["INVALID"] * 5)
+
+
+async def test_a_spawn_without_a_host_goes_to_the_spawners_home_host(scripts):
+    # A process spawns on its own host; a function called from outside any process has
+    # no host of its own (ctx.home_host is None): its spawns go to the node's default.
+    async with Node() as node:
+        node.add_host("other")
+        lua(scripts, node, "t:where", "return {main = function() return 1 end}")
+        lua(scripts, node, "t:spawner", """
+            return {main = function()
+              local pid = process.spawn_monitored("t:where", nil)
+              return process.events():receive().from == pid and pid
+            end}""")
+        lua(scripts, node, "t:spawn_fn", """
+            return {main = function() return process.spawn("t:where", nil) end}""",
+            kind="function.lua")
+        assert Pid.parse(await node.exec("t:spawner", host="other")).host == "other"
+        assert Pid.parse(await node.call("t:spawn_fn")).host == DEFAULT_HOST
 
 
 async def test_select_over_inbox_events_and_timers_with_several_coroutines(scripts):

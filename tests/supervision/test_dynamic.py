@@ -10,7 +10,9 @@ from beamish.supervision import (
     ChildState,
     DynamicSupervisor,
     DynamicSupervisorSpec,
+    Supervisor,
     start_supervisor,
+    supervisor_at,
 )
 
 
@@ -107,3 +109,21 @@ async def test_dynamic_intensity_escalates():
         err = await sup.wait()
         assert err.details["reason"] == "reached_max_restart_intensity"
         assert sup.which_children()[0].state is ChildState.STOPPED
+
+
+async def test_a_dynamic_supervisor_is_no_supervisor_subclass_and_lacks_id_operations():
+    # Their child APIs differ (PIDs against ids): each stands on the shared core, and
+    # the id-only operations are absent, with an error that says what to do instead.
+    assert not issubclass(DynamicSupervisor, Supervisor)
+    assert not issubclass(Supervisor, DynamicSupervisor)
+    async with Node() as node:
+        sup = await start_supervisor(node, DynamicSupervisorSpec())
+        assert not hasattr(sup, "restart_child") and not hasattr(sup, "delete_child")
+        with pytest.raises(Error, match="no delete_child: terminated children are removed") as info:
+            sup.delete_child  # noqa: B018 - the lookup itself is refused
+        assert info.value.kind is ErrorKind.INVALID
+        assert isinstance(info.value, AttributeError)
+        with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+            sup.nothing_here  # noqa: B018
+        assert supervisor_at(node, sup.pid) is sup
+        await sup.stop()
