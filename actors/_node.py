@@ -728,7 +728,7 @@ class Node:
                 f"process {pid} not found: host {pid.host!r} does not exist on this node"
             )
         return ProcessNotFound(
-            f"process {pid} is not alive (it exited or never existed); "
+            f"process not found: {pid} is not alive (it exited or never existed); "
             "monitor a process to learn when it exits"
         )
 

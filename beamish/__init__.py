@@ -34,6 +34,7 @@ from beamish.actors import current_values as current_values
 
 from ._app import App as App
 from ._app import AppState as AppState
+from ._availability import Unavailable as Unavailable
 from ._kinds import register_kind as register_kind
 from ._loader import load_directory as load_directory
 from ._registry import Registry as Registry
@@ -62,6 +63,7 @@ __all__ = [
     "ProcessNotFound",
     "Registry",
     "Timeout",
+    "Unavailable",
     "current_context",
     "current_values",
     "load_directory",

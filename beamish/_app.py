@@ -16,6 +16,15 @@ following symlinks; ``source_roots`` allows further folders explicitly (the CLI'
 
 ``clean`` tells afterwards whether shutdown was clean: every stop hook succeeded and no
 process had to be terminated.
+
+Strict or lenient loading (:mod:`beamish._availability`): ``App(dir)`` is strict by
+default, as an embedding program expects: the first entry that cannot be loaded raises
+its :class:`LoadError`. ``App(dir, strict=False)`` (what ``beamish run`` does) loads
+leniently instead: entries beamish cannot run are reported once (WARNING on the
+``beamish`` logger), left out, listed in :attr:`App.unavailable`, and using one fails
+with ``Error(NOT_FOUND)`` and its reason. Strict wins when anyone asks for it: the
+caller, the app's ``beamish.yaml`` (``strict: true``) or ``BEAMISH_STRICT=1``
+(:mod:`beamish._settings`).
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ from typing import Any
 
 from beamish.actors import DEFAULT_HOST, Entry, Error, ErrorKind, KindHandler, LoadError, Node
 
+from ._availability import AppNode, Unavailable, sort_out, unknown_kind
 from ._kinds import default_handlers
 from ._loader import load_directory, resolve_roots
 from ._registry import Registry
+from ._settings import load_settings, strict_from_env
 
 __all__ = ["App", "AppState"]
 
@@ -57,6 +68,12 @@ class App:
             read from (default: none; only the app directory). Symlinks are followed
             before the check, so a link inside the app pointing elsewhere is refused
             unless its target is under one of these.
+        strict: fail the load on the first entry that cannot be loaded (default). With
+            ``False`` such entries are reported and left out instead, unless the app's
+            ``beamish.yaml`` or ``BEAMISH_STRICT`` asks for strict loading.
+
+    Raises :class:`LoadError` when the app cannot be loaded at all (a malformed YAML
+    file, a duplicate ID, bad settings) and, when strict, for the first bad entry.
     """
 
     def __init__(
@@ -66,11 +83,20 @@ class App:
         shutdown_timeout: float = 10.0,
         handlers: dict[str, KindHandler] | None = None,
         source_roots: Iterable[str | Path] = (),
+        strict: bool = True,
     ) -> None:
         self.directory = Path(directory).resolve()
         #: The extra folders sources may come from (resolved), beside the app directory.
         self.source_roots: tuple[Path, ...] = resolve_roots(self.directory, source_roots)[1:]
-        self.registry: Registry = load_directory(self.directory, source_roots=self.source_roots)
+        #: Every entry the YAML files define, available or not.
+        self.loaded: Registry = load_directory(self.directory, source_roots=self.source_roots)
+        #: The entries the app runs (all of :attr:`loaded` unless some are unavailable).
+        self.registry: Registry = self.loaded
+        #: The entries left out, by ID, with why (empty when strict).
+        self.unavailable: dict[str, Unavailable] = {}
+        #: Whether the app was loaded strictly (see the module docstring).
+        settings, from_env = load_settings(self.directory), strict_from_env()  # both checked
+        self.strict = strict or settings.strict or from_env
         self.handlers = handlers if handlers is not None else default_handlers()
         self.shutdown_timeout = shutdown_timeout
         self.state = AppState.LOADED
@@ -85,15 +111,19 @@ class App:
     def handler(self, entry: Entry) -> KindHandler:
         h = self.handlers.get(entry.kind)
         if h is None:
-            raise entry.error(
-                f"unknown kind {entry.kind!r}; known kinds: {', '.join(sorted(self.handlers))}"
-            )
+            raise entry.error(unknown_kind(entry.kind, self.handlers, strict=True))
         return h
 
     def validate(self) -> None:
-        """Check every entry with its kind handler; raise the first :class:`LoadError`."""
-        for entry in self.registry:
-            self.handler(entry).validate(entry, self.registry)
+        """Check every loaded entry with its kind handler (run once, by the constructor).
+
+        Strict: raises the first entry's :class:`LoadError`. Lenient: sets
+        :attr:`registry` to the entries that can run and :attr:`unavailable` to the rest,
+        and logs one WARNING per unavailable entry.
+        """
+        self.registry, self.unavailable = sort_out(
+            self.loaded, self.handlers, strict=self.strict, app_dir=self.directory
+        )
 
     @property
     def state_dir(self) -> Path:
@@ -119,7 +149,13 @@ class App:
     async def __aenter__(self) -> App:
         if self.state is not AppState.LOADED:
             raise Error(f"app {self.directory} can be started once", kind=ErrorKind.INVALID)
-        self._node = Node(shutdown_timeout=self.shutdown_timeout)
+        if self.unavailable:
+            self._node = AppNode(
+                {k: u.error(self.directory) for k, u in self.unavailable.items()},
+                shutdown_timeout=self.shutdown_timeout,
+            )
+        else:
+            self._node = Node(shutdown_timeout=self.shutdown_timeout)
         await self._node.__aenter__()
         self.state = AppState.RUNNING
         try:
@@ -160,7 +196,11 @@ class App:
         return hosts[0] if hosts else DEFAULT_HOST
 
     async def run_entry(self, entry_id: str, args: Sequence[Any] = ()) -> Any:
-        """Run one entry: call a function, or exec a process and return its result."""
+        """Run one entry: call a function, or exec a process and return its result.
+
+        Raises ``Error(NOT_FOUND)`` for an unknown or unavailable entry (with the reason
+        it is unavailable), :class:`LoadError` for a kind that cannot be run directly,
+        and whatever the entry fails with."""
         entry = self.registry.get(entry_id)
         handler = self.handler(entry)
         run = getattr(handler, "run", None)

@@ -1,6 +1,6 @@
 """The ``beamish`` command.
 
-``beamish run DIR [--source-root FOLDER]...``
+``beamish run DIR [--strict] [--source-root FOLDER]...``
     Load the app in DIR, start it (auto_start services in dependency order) and run
     until SIGINT or SIGTERM; then shut down gracefully (services stop in reverse order
     within their stop timeouts, then every process gets CANCEL "scheduler shutdown").
@@ -38,9 +38,21 @@
 Logs (Lua ``logger``, Python ``logging``) go to stderr at the level in
 ``BEAMISH_LOG_LEVEL`` (default INFO), one line each with the Lua fields appended.
 
-Load errors (malformed YAML, unknown kinds, bad handlers, Lua syntax errors, a source
-outside the allowed roots) are printed naming the file and entry, with exit code 2,
-before anything starts. Ctrl-C during ``-x`` exits with 130.
+Entries beamish cannot run (a kind it does not implement such as ``http.service``, a
+Lua module it lacks, an import of a missing entry, a Lua syntax error, a bad field, or a
+dependency on such an entry) are reported once at boot, one WARNING line each naming the
+YAML file, the entry, the reason and what to do; the rest of the app loads and runs.
+Using such an entry fails with that reason (kind ``NotFound``): ``funcs.call`` returns
+``nil, err``, spawning it fails, and ``-x`` on it exits 1.
+
+``--strict``
+    Fail instead: the first entry that cannot be loaded is a load error and nothing
+    starts. Also on when the environment has ``BEAMISH_STRICT=1`` or the app's root
+    folder has a ``beamish.yaml`` saying ``strict: true``.
+
+Load errors (malformed YAML, a duplicate entry ID, bad app settings, and in strict mode
+any entry that cannot be loaded) are printed naming the file and entry, with exit code
+2, before anything starts. Ctrl-C during ``-x`` exits with 130.
 """
 
 from __future__ import annotations
@@ -225,9 +237,13 @@ def _write_result(text: str) -> None:
 
 
 async def _exec(
-    directory: str, entry_id: str, args: Sequence[str], source_roots: Sequence[str] = ()
+    directory: str,
+    entry_id: str,
+    args: Sequence[str],
+    source_roots: Sequence[str] = (),
+    strict: bool = False,
 ) -> int:
-    async with App(directory, source_roots=source_roots) as app:
+    async with App(directory, source_roots=source_roots, strict=strict) as app:
         try:
             result = await app.run_entry(entry_id, [parse_arg(a) for a in args])
         except Exception as exc:
@@ -242,10 +258,10 @@ async def _exec(
     return 0
 
 
-async def _serve(directory: str, source_roots: Sequence[str] = ()) -> int:
+async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool = False) -> int:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        app = App(directory, source_roots=source_roots)
+        app = App(directory, source_roots=source_roots, strict=strict)
         async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
@@ -265,9 +281,10 @@ async def _serve(directory: str, source_roots: Sequence[str] = ()) -> int:
             nursery.start_soon(watch_signals)
             try:
                 async with app:
+                    left_out = f", {len(app.unavailable)} unavailable" if app.unavailable else ""
                     print(
                         f"beamish: app {app.directory.name} running "
-                        f"({len(app.registry)} entries); Ctrl-C to stop",
+                        f"({len(app.registry)} entries{left_out}); Ctrl-C to stop",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -296,7 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run the app in DIRECTORY, or with -x one entry of it.",
         epilog="-x prints strict JSON on stdout: integer keys become strings; other "
         "non-string keys, NaN/Infinity and values with no JSON form are an error (exit 1, "
-        "one line on stderr, nothing on stdout).",
+        "one line on stderr, nothing on stdout). Entries beamish cannot run (unsupported "
+        "kinds or modules, missing imports, Lua syntax errors, and what depends on them) "
+        "are reported once at boot and left out; using one fails with that reason.",
     )
     run.add_argument("directory", help="the app folder (YAML entries and code)")
     run.add_argument(
@@ -316,17 +335,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also allow 'source: file://...' paths inside FOLDER (repeatable); by default "
         "sources must lie inside the app directory, symlinks followed",
     )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail the load (exit 2) on the first entry beamish cannot run, instead of "
+        "reporting it and running the rest; also on with BEAMISH_STRICT=1 or 'strict: true' "
+        "in DIR/beamish.yaml",
+    )
     ns = parser.parse_args(argv)
     _configure_logging()
     roots = [str(Path(r)) for r in ns.source_roots]
     try:
         if ns.entry:
-            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:], roots)
+            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:], roots, ns.strict)
         # Signals that arrive once shutdown is over (while the interpreter exits) are
         # ignored: trio restores this disposition when its signal receiver closes.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        return trio.run(_serve, ns.directory, roots)
+        return trio.run(_serve, ns.directory, roots, ns.strict)
     except KeyboardInterrupt:
         print("beamish: interrupted", file=sys.stderr)
         return 130

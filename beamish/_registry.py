@@ -13,6 +13,11 @@ and the operator's ``--source-root`` folders (see ``Entry.source_path``).
 
 Invariant: IDs are unique in a :class:`Registry` (a duplicate is a :class:`LoadError`
 naming both files).
+
+An app that loads leniently runs on a *view* of its registry (:meth:`Registry.without`)
+that leaves out the entries beamish cannot run. The view still knows why each one is
+missing: ``get`` of such an ID raises ``Error(NOT_FOUND)`` with that reason, while
+``in`` and iteration see only the entries that run (see :mod:`beamish._availability`).
 """
 
 from __future__ import annotations
@@ -27,8 +32,22 @@ __all__ = ["Entry", "Registry"]
 class Registry:
     """All entries of an app, by ID."""
 
-    def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
+    def __init__(
+        self,
+        entries: Mapping[str, Entry] | None = None,
+        *,
+        unavailable: Mapping[str, str] | None = None,
+    ) -> None:
         self._entries: dict[str, Entry] = dict(entries or {})
+        #: ID -> why that entry cannot be used (the message ``get`` raises).
+        self.unavailable: dict[str, str] = dict(unavailable or {})
+
+    def without(self, reasons: Mapping[str, str]) -> Registry:
+        """A new registry of the entries not in ``reasons`` (ID -> why it is left out);
+        ``get`` of a left-out ID raises ``Error(NOT_FOUND)`` with its reason."""
+        gone = {**self.unavailable, **reasons}
+        kept = {k: e for k, e in self._entries.items() if k not in gone}
+        return Registry(kept, unavailable=gone)
 
     def add(self, entry: Entry) -> None:
         other = self._entries.get(entry.id)
@@ -42,6 +61,9 @@ class Registry:
     def get(self, entry_id: str) -> Entry:
         e = self._entries.get(entry_id)
         if e is None:
+            reason = self.unavailable.get(entry_id)
+            if reason is not None:
+                raise Error(reason, kind=ErrorKind.NOT_FOUND, retryable=False)
             raise Error(
                 f"unknown entry {entry_id!r}; known entries: {', '.join(sorted(self._entries))}",
                 kind=ErrorKind.NOT_FOUND,

@@ -1,6 +1,6 @@
 """Lua processes and functions (issue 3), measured in the same run as their Python twins.
 
-Four scenarios; in each, the ``beamish`` row is the **Lua** implementation and
+Five scenarios; in the first four, the ``beamish`` row is the **Lua** implementation and
 ``python`` the same thing written as beamish Python processes/functions, so the ratio
 ``beamish ÷ python`` is the price of Lua (through the bridge's driver and lupa).
 
@@ -19,6 +19,11 @@ reference) below the ~13 KB per process that Wippy publishes.
 ``lua_call`` — ``funcs.call`` from a Lua process, µs per call: Lua -> Lua function
 (``beamish``), Lua -> Python function, Python -> Python (``ctx.call``, the kernel's own
 cost) and Python -> Lua.
+
+``lua_dialect`` (issue 11) — ``Sandbox.compile`` of a ~1,000-line file written in Wippy's
+typed dialect, µs per 1,000 lines: cold (``beamish``: the front-end erases the types,
+then Lua compiles), ``cached`` (the same source again: the front-end's cache answers)
+and ``lua_only`` (the erased text, plain Lua: Lua's own compile, the floor).
 """
 
 from __future__ import annotations
@@ -263,6 +268,96 @@ def call_python_to_lua(n: int) -> float:
     return _call_from_python(n, "bench:add_lua")
 
 
+# -- the typed-dialect front-end ---------------------------------------------------------------
+
+#: One block of typed Lua (every construct the front-end erases, ~40 lines); the file
+#: measured is this block repeated with fresh names up to ~1,000 lines.
+TYPED_BLOCK = """\
+type Point{i} = {{x: number, y: number, label?: string}}
+export type Pair{i}<K, V> = {{key: K, value: V}}
+type Handler{i} = (msg: any, n: number) -> (boolean, string?)
+
+local function norm{i}(p: Point{i}): number
+  local s: number = p.x * p.x + p.y * p.y
+  return s
+end
+
+local function first{i}<T>(xs: {{T}}): T?
+  return xs[1]
+end
+
+local function describe{i}(v: number | string | nil, ...: any): (string, number)
+  local n: integer = select("#", ...)
+  if v == nil then return "none", n end
+  return tostring(v) :: string, n
+end
+
+local handlers{i}: {{[string]: Handler{i}}} = {{}}
+handlers{i}.ping = function(msg: any, n: number): (boolean, string?)
+  local data = (msg :: {{payload: any}}).payload
+  local text: string = string(data) or ""
+  return #text > n, nil
+end
+
+local function run{i}(items: readonly {{Point{i}}}): {{total: number, names: {{string}}}}
+  local out: {{total: number, names: {{string}}}} = {{total = 0, names = {{}}}}
+  for idx: integer, p: Point{i} in ipairs(items) do
+    out.total = out.total + norm{i}(p)
+    out.names[idx] = (p.label or "?") as string
+  end
+  local f: number? = first{i}({{1, 2, 3}})
+  out.total = out.total + (f or 0)
+  return out
+end
+
+"""
+
+
+def _typed_source(lines: int = 1_000) -> str:
+    parts: list[str] = []
+    i = 0
+    while sum(p.count("\n") for p in parts) < lines:
+        parts.append(TYPED_BLOCK.format(i=i))
+        i += 1
+    return "".join(parts) + "return {run = run0}\n"
+
+
+def _compile_per_kline(n: int, variant: str) -> float:
+    """µs to compile the ~1,000-line typed file once, per 1,000 lines (median of n)."""
+    import statistics
+
+    from beamish.luabridge import Sandbox
+
+    sb = Sandbox()
+    typed = _typed_source()
+    klines = typed.count("\n") / 1_000
+    if variant == "plain":  # what lupa alone costs: the already-erased text
+        sb.compile(typed, "warm.lua")
+        from beamish.luabridge._dialect import erase_types
+
+        typed = erase_types(typed)
+    times = []
+    for k in range(n):
+        # cold: a unique first line makes every source new to the front-end's cache
+        src = f"-- run {k}\n" + typed if variant == "cold" else typed
+        t = clock()
+        sb.compile(src, "typed.lua")
+        times.append(clock() - t)
+    return statistics.median(times) / klines * 1e6
+
+
+def dialect_cold(n: int) -> float:
+    return _compile_per_kline(n, "cold")
+
+
+def dialect_cached(n: int) -> float:
+    return _compile_per_kline(n, "cached")
+
+
+def dialect_plain(n: int) -> float:
+    return _compile_per_kline(n, "plain")
+
+
 SCENARIOS = [
     Scenario(
         name="lua_pingpong",
@@ -311,5 +406,16 @@ SCENARIOS = [
                          "python": call_python_to_python, "python_to_lua": call_python_to_lua},
         params={"n": 20_000},
         quick_params={"n": 3_000},
+    ),
+    Scenario(
+        name="lua_dialect",
+        title="compile a ~1,000-line typed Lua file (beamish row = front-end cold + Lua)",
+        unit="µs/1,000 lines",
+        implementations={"beamish": dialect_cold, "cached": dialect_cached,
+                         "lua_only": dialect_plain},
+        params={"n": 200},
+        quick_params={"n": 30},
+        note="cold: types erased then compiled; cached: the front-end's LRU answers, "
+             "Lua still compiles; lua_only: the erased text compiled (the floor).",
     ),
 ]

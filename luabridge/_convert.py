@@ -83,6 +83,8 @@ from lupa import lua55 as _lua
 
 from beamish.actors import MAX_DEPTH, Error, ErrorKind
 
+from ._lib_errors import lua_kind
+
 __all__ = ["ConversionError", "Converter"]
 
 _INT_MIN = -(2**63)
@@ -281,7 +283,7 @@ class Converter:
                 details = self._to_lua(details, active, f"{path}.details")
             except ConversionError:
                 details = str(details)
-        return self._new_error(err.kind.value, err.message, err.retryable, details,
+        return self._new_error(lua_kind(err.kind), err.message, err.retryable, details,
                                err.script_stack)
 
     def error_to_lua(self, err: Error) -> Any:
@@ -396,7 +398,7 @@ class Converter:
                     kind=kind if isinstance(kind, str) else ErrorKind.UNKNOWN,
                     retryable=retryable if isinstance(retryable, bool) else None,
                     details=details,
-                    stack=stack if isinstance(stack, str) else None,
+                    stack=stack if isinstance(stack, str) and stack else None,
                 )
             handler = tag_handlers.get(tag)
             plain = node()

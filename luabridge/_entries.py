@@ -5,7 +5,7 @@ What it is for: a Wippy app is YAML entries plus Lua files. Everything that can 
 wrong with a Lua entry without running the app is reported *before anything starts*,
 as a :class:`~beamish.actors.LoadError` naming the YAML file, the entry ID and the Lua
 line: a missing or unreadable source, a syntax error, an ``imports`` alias pointing at
-an entry that is not a ``library.lua``, a ``modules`` name that is no module, a top-level
+an entry that is not a Lua entry, a ``modules`` name that is no module, a top-level
 error while the script loads, and a ``method`` the script does not export.
 
 Fields (Wippy's documented ones):
@@ -17,8 +17,9 @@ Fields (Wippy's documented ones):
 ``method``     The exported function to run. Required for ``function.lua``; ``process.lua``
                defaults to ``main``; ignored for ``library.lua``.
 ``modules``    List of built-in modules the script may ``require`` (allow-list).
-``imports``    Mapping alias -> ``library.lua`` entry ID (bare names resolve in the entry's
-               namespace); ``require(alias)`` returns that library.
+``imports``    Mapping alias -> Lua entry ID (bare names resolve in the entry's namespace);
+               ``require(alias)`` returns the value that entry's chunk returns (a
+               ``library.lua``'s module, a ``function.lua``/``process.lua``'s exports).
 ``meta``       Free metadata (``meta.type: test`` marks acceptance tests, for example).
 =============  =============================================================================
 
@@ -35,6 +36,7 @@ path), so runtimes can compile it lazily from any thread that owns them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import weakref
 from collections.abc import Callable, Mapping
@@ -122,7 +124,7 @@ def spec_from_entry(entry: Any) -> LuaEntrySpec:
     if not isinstance(imports, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in imports.items()
     ):
-        raise entry.error(f"'imports' must map aliases to library entry IDs, got {imports!r}")
+        raise entry.error(f"'imports' must map aliases to Lua entry IDs, got {imports!r}")
     resolved = {alias: entry.ref(target) for alias, target in imports.items()}
     return LuaEntrySpec(
         id=entry.id,
@@ -192,8 +194,11 @@ def check_entry(
     modules = known_modules if known_modules is not None else sb_module_names(sb)
     for name in spec.modules:
         if name not in modules:
+            guess = difflib.get_close_matches(name, sorted(modules), n=1, cutoff=0.75)
+            hint = f"; did you mean {guess[0]!r}?" if guess else ""
             raise spec.error(
-                f"unknown module {name!r} in 'modules' (available: {', '.join(sorted(modules))})"
+                f"unknown module {name!r} in 'modules'{hint} "
+                f"(available: {', '.join(sorted(modules))})"
             )
     _compile_with_imports(sb, spec, lookup, set())
     if spec.kind == "library.lua" or spec.method is None:
@@ -220,13 +225,10 @@ def _compile_with_imports(
         if lib is None:
             raise spec.error(
                 f"import {alias!r} refers to {target!r}, which is not a Lua entry; "
-                "declare it as a library.lua entry"
+                f"imports must name a Lua entry ({', '.join(LUA_KINDS)})"
             )
-        if lib.kind != "library.lua":
-            raise spec.error(
-                f"import {alias!r} refers to {target!r} of kind {lib.kind!r}; "
-                "imports must be library.lua entries"
-            )
+        # Any Lua entry may be imported, as in Wippy: the importer gets the value its
+        # chunk returns (a function.lua/process.lua entry's table of exports).
         _compile_with_imports(sb, lib, lookup, seen)
     sb.register_entry(spec.id, chunk, modules=spec.modules, imports=spec.imports)
 

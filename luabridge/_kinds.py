@@ -19,7 +19,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from beamish.actors import AppLike, Entry, RegistryLike, process_host
+from beamish.actors import AppLike, Entry, LoadError, RegistryLike, process_host
 
 from ._entries import LUA_KINDS, LuaEntrySpec, check_entry, spec_from_entry
 from ._scripts import scripts_for
@@ -29,17 +29,28 @@ __all__ = ["KIND_HANDLERS", "LuaFunctionKind", "LuaLibraryKind", "LuaProcessKind
 _specs: weakref.WeakKeyDictionary[RegistryLike, dict[str, LuaEntrySpec]] = (
     weakref.WeakKeyDictionary()
 )
+_spec_errors: weakref.WeakKeyDictionary[RegistryLike, dict[str, LoadError]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _registry_specs(registry: RegistryLike) -> dict[str, LuaEntrySpec]:
-    """Specs of every Lua entry of ``registry`` (read once per registry)."""
+    """Specs of every Lua entry of ``registry`` whose fields and source could be read
+    (read once per registry). An entry that could not is left out, its
+    :class:`LoadError` kept for its own ``validate`` (one bad entry must not fail the
+    others: an importer of it sees a missing library)."""
     specs = _specs.get(registry)
     if specs is None:
         specs = {}
+        errors: dict[str, LoadError] = {}
         for entry in registry:
             if entry.kind in LUA_KINDS:
-                specs[entry.id] = spec_from_entry(entry)
+                try:
+                    specs[entry.id] = spec_from_entry(entry)
+                except LoadError as exc:
+                    errors[entry.id] = exc
         _specs[registry] = specs
+        _spec_errors[registry] = errors
     return specs
 
 
@@ -49,7 +60,13 @@ class _LuaKind:
 
     def validate(self, entry: Entry, registry: RegistryLike) -> None:
         specs = _registry_specs(registry)
-        check_entry(specs[entry.id], specs.get, owner=registry)
+        spec = specs.get(entry.id)
+        if spec is None:
+            failed = _spec_errors.get(registry, {}).get(entry.id)
+            if failed is not None:
+                raise failed
+            spec = spec_from_entry(entry)  # not in the registry it was checked against
+        check_entry(spec, specs.get, owner=registry)
 
     def _install_spec(self, entry: Entry, app: AppLike) -> tuple[Any, LuaEntrySpec]:
         specs = _registry_specs(app.registry)

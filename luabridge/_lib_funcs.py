@@ -9,7 +9,8 @@ Wippy's documented API:
 ``funcs.new()``                        an immutable Executor
 ``ex:with_context(t)``                 merged over the caller's values (explicit wins)
 ``ex:with_options(t)``                 ``{timeout = ms}``; other keys pass to the context
-``ex:with_actor(a)``/``with_scope(s)``  accepted, no effect (beamish has no ABAC yet)
+``ex:with_actor(a)``/``with_scope(s)``  the callee's security actor / scope (carried,
+                                       not enforced: :mod:`._lib_security`)
 ``ex:call(id, ...)``/``ex:async(...)``  as above with the executor's settings
 =====================================  ====================================================
 
@@ -36,6 +37,7 @@ from beamish.actors import Error, ErrorKind, Future, check_function_id
 
 from ._channels import LChannel, Waiter
 from ._commands import BLOCKED, DirectAwait, LuaProcess, command
+from ._lib_security import child_security
 from ._lua_sources import HostLua
 
 if TYPE_CHECKING:
@@ -65,7 +67,9 @@ def _call_settings(drv: LuaProcess, ex: Any) -> dict[str, Any]:
     spec = drv.sb.from_lua(ex)
     if not isinstance(spec, dict):
         return kw
-    context = spec.get("context")
+    # The caller's own actor/scope reach the callee through its values; an executor's
+    # with_actor/with_scope replace them.
+    context = child_security(drv.values, spec.get("context"), spec)
     if context:
         kw["context"] = context
     options = dict(spec.get("options") or {})
@@ -176,8 +180,8 @@ def _future_channel(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
 
         def adapt(item: Any) -> tuple[Any, ...]:
             value, error = item
-            if error is not None:
-                return (new_payload(_script_error(sb, error, func_id)), True)
+            if error is not None:  # the error value itself, as Wippy's future channel
+                return (_script_error(sb, error, func_id), True)
             return (new_payload(sb.to_lua(value)), True)
 
         lch = LChannel(1, source=ref.future.channel, adapt=adapt, kind="future")

@@ -38,6 +38,7 @@ from beamish.actors import Error, ErrorKind
 
 from ._callbacks import safe_callback
 from ._commands import LuaProcess, command
+from ._lib_security import SECURITY_KEY
 from ._lua_sources import HostLua
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ def _uuid7(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
 @command("ctx_get")
 def _ctx_get(drv: LuaProcess, tid: int, key: Any) -> tuple[Any, ...]:
     values = drv.values
-    if key in values:
+    if key in values and key != SECURITY_KEY:
         return (0, True, drv.sb.to_lua(values[key]))
     return (0, False, None)
 
@@ -234,7 +235,10 @@ def _ctx_get(drv: LuaProcess, tid: int, key: Any) -> tuple[Any, ...]:
 @command("ctx_all")
 def _ctx_all(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     try:
-        return (0, drv.sb.to_lua(dict(drv.values)))
+        # The security pair travels in the values but is not a context value (see
+        # ``_lib_security``): it is read with ``security.actor()``/``scope()``.
+        values = {k: v for k, v in drv.values.items() if k != SECURITY_KEY}
+        return (0, drv.sb.to_lua(values))
     except Error as exc:
         raise Error(f"context values cannot be converted to Lua: {exc.message}",
                     kind=ErrorKind.INTERNAL) from exc

@@ -21,7 +21,10 @@ _linked_monitored](id, host, ...)``            the entry method's parameters
 ``lookup(name)``, ``unregister(name)``         ``bool``
 ``process.with_context(t)``,                   immutable spawn builders with ``with_name``,
 ``process.with_options(t)``                    ``with_message``, ``with_context``,
-                                               ``with_options`` and ``spawn*`` / ``exec``
+                                               ``with_options``, ``with_actor``,
+                                               ``with_scope`` and ``spawn*`` / ``exec``; the
+                                               child inherits the spawner's security actor
+                                               and scope (:mod:`._lib_security`)
 ``process.event.EXIT/CANCEL/LINK_DOWN``        ``"pid.exit"``, ``"pid.cancel"``,
                                                ``"pid.link.down"``
 =============================================  ===============================================
@@ -72,6 +75,7 @@ from beamish.actors import (
 
 from ._channels import INBOX, LChannel, Source
 from ._commands import BLOCKED, ArgumentError, DirectAwait, LuaProcess, command, raises
+from ._lib_security import child_security
 from ._lua_sources import HostLua
 
 if TYPE_CHECKING:
@@ -134,6 +138,7 @@ def _spawn_kwargs(drv: LuaProcess, b: Any, host: Any) -> dict[str, Any]:
         kw["host"] = host
     else:
         kw["host"] = drv.ctx.home_host
+    spec: Any = {}
     if b is not None:
         _check_spawn_messages(drv, b)
         spec = drv.sb.from_lua(b)
@@ -155,6 +160,10 @@ def _spawn_kwargs(drv: LuaProcess, b: Any, host: Any) -> dict[str, Any]:
                     payload = tuple(packed)
                 out.append((topic, payload))
             kw["messages"] = out
+    # The security actor/scope: the builder's, else inherited from this process.
+    context = child_security(drv.values, kw.get("context"), spec)
+    if context:
+        kw["context"] = context
     return kw
 
 

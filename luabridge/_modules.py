@@ -3,7 +3,8 @@
 What it is for: one place that knows which modules exist, which are globals (always
 available, like Wippy's ``process``, ``channel``, ``errors``, ``payload``) and which must
 be listed in an entry's ``modules:`` to be ``require``-d (``time``, ``json``, ``funcs``,
-``uuid``, ``ctx``, ``logger``). Each module lives in its own ``_lib_*.py`` file: Lua
+``uuid``, ``ctx``, ``logger``, ``registry``, ``security``, ``io``, ``hash``; ``os`` is a
+global that may be listed too). Each module lives in its own ``_lib_*.py`` file: Lua
 wrappers (a ``lua/*.lua`` file of package data, compiled once per Python process, run
 privileged once per runtime: the globals at install, the others on their first
 ``require``) plus the Python helpers they call and the driver commands they yield.
@@ -27,8 +28,11 @@ from ._commands import OPCODES
 from ._lib_core import install_core
 from ._lib_errors import ERRORS_LUA, error_kinds_table
 from ._lib_funcs import FUNCS_LUA
+from ._lib_hash import HASH_LUA, hash_callbacks
+from ._lib_io import IO_LUA, OS_LUA
 from ._lib_misc import MISC_LUA, misc_callbacks
 from ._lib_process import PROCESS_LUA, message_adapter, new_inbox
+from ._lib_security import SECURITY_LUA
 from ._lib_time import (
     TIME_LUA,
     datetime_from_parts,
@@ -43,9 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["GLOBAL_MODULES", "REQUIRE_MODULES", "install_modules"]
 
 #: Modules that are globals and need no ``modules:`` entry.
-GLOBAL_MODULES = ("errors", "process", "channel", "payload")
+GLOBAL_MODULES = ("errors", "process", "channel", "payload", "os")
 #: Modules an entry must list in ``modules:`` to ``require``.
-REQUIRE_MODULES = ("time", "json", "funcs", "uuid", "ctx", "logger", "registry")
+REQUIRE_MODULES = ("time", "json", "funcs", "uuid", "ctx", "logger", "registry",
+                   "security", "io", "hash")
 
 
 #: The ``errors`` constants (pure: computed once per Python process).
@@ -53,6 +58,7 @@ _ERROR_KINDS = error_kinds_table()
 #: The ``time`` constants and callbacks (pure: made once per Python process).
 _TIME_CONSTS = time_constants()
 _TIME_CALLBACKS = time_callbacks()
+_HASH_CALLBACKS = hash_callbacks()
 
 
 def install_modules(sb: Sandbox) -> None:
@@ -76,8 +82,12 @@ def install_modules(sb: Sandbox) -> None:
     process = sb.eval_privileged(PROCESS_LUA, core)
     sb.install_module("process", process, is_global=True)
     sb.install_module("payload", core.payload_module, is_global=True)
+    sb.install_module("os", sb.eval_privileged(OS_LUA), is_global=True)
 
     sb.install_lazy_modules(("funcs",), FUNCS_LUA, lambda: (core,))
+    sb.install_lazy_modules(("security",), SECURITY_LUA, lambda: (core,))
+    sb.install_lazy_modules(("io",), IO_LUA, lambda: ())
+    sb.install_lazy_modules(("hash",), HASH_LUA, lambda: (guarded(sb, _HASH_CALLBACKS),))
 
     def time_args() -> tuple[Any, ...]:
         consts = lua.table_from({"values": lua.table_from(_TIME_CONSTS["values"]),

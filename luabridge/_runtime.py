@@ -81,6 +81,7 @@ from beamish.actors import DEFAULT_LIMITS, MAX_DEPTH, Error, ErrorKind, Limits
 
 from ._channels import INBOX
 from ._convert import Converter
+from ._dialect import DialectError, erase_types_cached
 from ._lua_patterns import PATTERNS
 from ._lua_sources import HostLua
 from ._prelude import PRELUDE
@@ -448,11 +449,28 @@ class Sandbox:
     def compile(self, source: str, chunkname: str) -> Any:
         """Compile ``source`` (text only) as a chunk; raise :class:`LuaSyntaxError`.
 
-        ``chunkname`` is how errors name the script, e.g. ``"app/worker.lua"``.
+        ``chunkname`` is how errors name the script, e.g. ``"app/worker.lua"``. The
+        source first goes through the typed-dialect front-end (:mod:`._dialect`, cached
+        per process): Wippy's type annotations are erased, lines kept, and plain Lua is
+        compiled as it is. Malformed type syntax raises :class:`LuaSyntaxError` naming
+        the line, unless the text compiles as plain Lua anyway (then Lua has the last
+        word, so a front-end gap never rejects a valid script).
         """
         if not isinstance(source, str):
             raise TypeError("Lua source must be str")
-        r = self._compile(source, "@" + chunkname)
+        try:
+            plain = erase_types_cached(source, chunkname)
+        except DialectError as e:
+            r = self._compile(source, "@" + chunkname)
+            if (r[0] if type(r) is tuple else r) is None:
+                raise LuaSyntaxError(
+                    f"Lua syntax error in {chunkname} line {e.line}: {e.message}",
+                    chunk=chunkname,
+                    line=e.line,
+                    lua_message=f"{chunkname}:{e.line}: {e.message}",
+                ) from None
+            plain = source
+        r = self._compile(plain, "@" + chunkname)
         chunk, err = r if type(r) is tuple else (r, None)
         if chunk is None:
             lua_message = str(err)

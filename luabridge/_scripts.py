@@ -7,6 +7,8 @@ into a sandbox the first time it runs there, and hands the kernel
 
 * a **process body** per ``process.lua`` entry: ``async def body(ctx, *args)`` that runs
   the entry's ``method`` through a :class:`~._driver.Driver` with that context;
+* a **process function** per ``process.lua`` entry with a ``default_host`` (Wippy's
+  rule, :mod:`._processfunc`): calling it runs the process and returns its result;
 * a **function** per ``function.lua`` entry: ``async def fn(*args)`` that runs in the
   caller's context (``current_context()``/``current_values()``), as Wippy's functions
   do, on a pooled worker: the script is instantiated once per worker and reused, like
@@ -46,6 +48,7 @@ from beamish.actors import (
 from ._driver import Driver, result_of
 from ._entries import LuaEntrySpec
 from ._modules import install_modules
+from ._processfunc import default_host_of, process_function
 from ._runtime import Sandbox
 
 __all__ = ["FUNCTION_SANDBOX", "LuaScripts", "run_lua_process", "scripts_for"]
@@ -87,7 +90,16 @@ class LuaScripts:
     # -- entries and sandboxes ---------------------------------------------------------------
 
     def add(self, spec: LuaEntrySpec) -> None:
+        """Add ``spec``; a ``process.lua`` entry with a ``default_host`` also becomes a
+        function of the node under its ID (:mod:`._processfunc`), unless one exists."""
         self.specs[spec.id] = spec
+        if spec.kind != "process.lua" or self._node is None:
+            return
+        node = self._node()
+        host = default_host_of(spec.id, spec.meta)
+        if node is not None and host is not None and spec.id not in node.functions:
+            node.functions.register(spec.id, process_function(node, spec.id, host),
+                                    meta=spec.meta)
 
     def spec(self, entry_id: str) -> LuaEntrySpec:
         spec = self.specs.get(entry_id)

@@ -7,7 +7,7 @@
 local core = ...
 local command = core.command
 local sync = core.sync
-local type, error, setmetatable = type, error, setmetatable
+local type, error, setmetatable, pairs = type, error, setmetatable, pairs
 
 local funcs = {}
 function funcs.call(id, ...) return command("call", nil, id, ...) end
@@ -21,16 +21,22 @@ local EX = {}
 local EX_MT = {__index = EX, __metatable = "executor"}
 local merge = core.merge
 function funcs.new() return setmetatable({}, EX_MT) end
+local function ex_copy(ex, changes)
+  local f = {context = ex.context, options = ex.options, actor = ex.actor, scope = ex.scope}
+  for k, v in pairs(changes) do f[k] = v end
+  return setmetatable(f, EX_MT)
+end
 function EX.with_context(ex, t)
   if type(t) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
-  return setmetatable({context = merge(ex.context, t), options = ex.options}, EX_MT)
+  return ex_copy(ex, {context = merge(ex.context, t)})
 end
 function EX.with_options(ex, t)
   if type(t) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
-  return setmetatable({context = ex.context, options = merge(ex.options, t)}, EX_MT)
+  return ex_copy(ex, {options = merge(ex.options, t)})
 end
-function EX.with_actor(ex) return ex end
-function EX.with_scope(ex) return ex end
+local sec_data = core.sec_data
+function EX.with_actor(ex, a) return ex_copy(ex, {actor = sec_data(a, "actor", "with_actor")}) end
+function EX.with_scope(ex, s) return ex_copy(ex, {scope = sec_data(s, "scope", "with_scope")}) end
 function EX.call(ex, id, ...) return command("call", ex, id, ...) end
 function EX.async(ex, id, ...)
   local h, err = sync("call_async", ex, id, ...)

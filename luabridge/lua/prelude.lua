@@ -208,17 +208,46 @@ end
 -- ---------------------------------------------------------------------------
 -- 4. Error objects (the `errors` module's values).
 -- ---------------------------------------------------------------------------
+-- They behave as Wippy's (userdata there): the methods answer a default ("" or nil)
+-- for a value that is not an error, details() is a fresh copy (nil when empty) so no
+-- script can change an error another holds, stack() is always a string, `==` is
+-- identity, `#err` is an error. errors.lua makes type(err) "userdata" for scripts.
 local ERR_METHODS = {}
 local ERR_MT = {__index = ERR_METHODS, __metatable = "error"}
-function ERR_METHODS.kind(e) return rawget(e, "__kind") end
-function ERR_METHODS.message(e) return rawget(e, "__message") end
-function ERR_METHODS.retryable(e) return rawget(e, "__retryable") end
-function ERR_METHODS.details(e) return rawget(e, "__details") end
-function ERR_METHODS.stack(e) return rawget(e, "__stack") end
+local function is_error(v) return type(v) == "table" and dbg_getmetatable(v) == ERR_MT end
+-- details are plain data (copied, acyclic, bounded in depth by errors.new and the
+-- converter); a shared subtable is copied once and stays shared
+local function copy_data(v, seen)
+  if type(v) ~= "table" or is_error(v) then return v end
+  local c = seen[v]
+  if c ~= nil then return c end
+  c = {}
+  seen[v] = c
+  for k, x in next, v do c[k] = copy_data(x, seen) end
+  return c
+end
+function ERR_METHODS.kind(e) return is_error(e) and rawget(e, "__kind") or "" end
+function ERR_METHODS.message(e) return is_error(e) and rawget(e, "__message") or "" end
+function ERR_METHODS.retryable(e)
+  if is_error(e) then return rawget(e, "__retryable") end
+  return nil
+end
+function ERR_METHODS.details(e)
+  local d = is_error(e) and rawget(e, "__details") or nil
+  if type(d) == "table" then
+    if next(d) == nil then return nil end
+    return copy_data(d, {})
+  end
+  return d
+end
+function ERR_METHODS.stack(e) return is_error(e) and rawget(e, "__stack") or "" end
 ERR_MT.__tostring = function(e) return tostring(rawget(e, "__message")) end
+ERR_MT.__len = function()
+  error("attempt to get length of an error value (use #err:message())", 2)
+end
 ERR_MT.__concat = function(a, b)
   local function text(v)
-    if type(v) == "table" and getmetatable(v) == "error" then
+    if is_error(v) then
       return tostring(rawget(v, "__message"))
     end
     return v
@@ -227,16 +256,11 @@ ERR_MT.__concat = function(a, b)
   return sa .. sb
 end
 lock_mt(ERR_MT, "error")
-ERR_MT.__eq = function(a, b)
-  return rawget(a, "__kind") == rawget(b, "__kind")
-    and rawget(a, "__message") == rawget(b, "__message")
-end
 
 local function new_error(kind, message, retryable, details, stack)
   return setmetatable({__kind = kind, __message = message, __retryable = retryable,
                        __details = details, __stack = stack}, ERR_MT)
 end
-local function is_error(v) return type(v) == "table" and dbg_getmetatable(v) == ERR_MT end
 
 -- ---------------------------------------------------------------------------
 -- 5. Data markers used by the converter (see _convert.py).
@@ -735,6 +759,52 @@ install("math", math)
 install("utf8", SB_UTF8)
 install("os", sbos)
 install("coroutine", sbco)
+
+-- 6c. Casts of the typed dialect: string(v), number(v), integer(v), boolean(v). Typed
+-- Wippy code calls them to narrow a dynamic value (string(msg:payload():data())), so
+-- each returns its argument when it already has the type, converts where the
+-- conversion loses nothing, and otherwise returns nil plus an Invalid error naming the
+-- value's type. `string` stays the string library: the call goes through a __call on
+-- the library proxy's own metatable (type(string) is still "table").
+local function cast_fail(v, target, why)
+  return nil, new_error("Invalid", string_format("cannot cast %s to %s%s",
+    type(v), target, why or ""), false)
+end
+local function cast_integer(v)
+  local tv = type(v)
+  if tv == "string" then
+    local n = tonumber(v)
+    if n == nil then return cast_fail(v, "integer", string_format(" (%q is not a number)", v)) end
+    v, tv = n, "number"
+  end
+  if tv ~= "number" then return cast_fail(v, "integer") end
+  if math_type(v) == "integer" then return v end
+  local i = math.tointeger(v)
+  if i == nil then return cast_fail(v, "integer", " (" .. tostring(v) .. " is not integral)") end
+  return i
+end
+BASE.integer = cast_integer
+BASE.number = function(v)
+  local tv = type(v)
+  if tv == "number" then return v end
+  if tv == "string" then
+    local n = tonumber(v)
+    if n ~= nil then return n end
+    return cast_fail(v, "number", string_format(" (%q is not a number)", v))
+  end
+  return cast_fail(v, "number")
+end
+BASE.boolean = function(v)
+  if type(v) == "boolean" then return v end
+  if v == "true" then return true elseif v == "false" then return false end
+  return cast_fail(v, "boolean")
+end
+rawset(dbg_getmetatable(BASE.string), "__call", function(_, v)
+  local tv = type(v)
+  if tv == "string" then return v end
+  if tv == "number" then return tostring(v) end
+  return cast_fail(v, "string")
+end)
 -- Not installed at all: load, loadstring, dofile, loadfile, require (per env, below),
 -- collectgarbage, rawlen, io, debug, package, python, os.execute/exit/remove/rename/
 -- tmpname/getenv/setlocale.

@@ -10,6 +10,10 @@ local type, error, setmetatable, pairs, select = type, error, setmetatable, pair
 local pack, unpack = table.pack, table.unpack
 
 local process = {}
+-- Actor/Scope objects of the `security` module -> their plain data (weak keys): set there,
+-- read here and in `funcs` by with_actor/with_scope.
+local SEC = setmetatable({}, {__mode = "k"})
+core.SECURITY = SEC
 function process.pid() return sync("pid") end
 function process.id() return sync("id") end
 local box_args, finish, H_send = core.box_args, core.finish, core.H_send
@@ -121,7 +125,8 @@ local B_MT = {__index = B, __metatable = "spawner"}
 local merge = core.merge
 local function builder(fields) return setmetatable(fields, B_MT) end
 local function copy(b, changes)
-  local f = {context = b.context, options = b.options, name = b.name, messages = b.messages}
+  local f = {context = b.context, options = b.options, name = b.name, messages = b.messages,
+             actor = b.actor, scope = b.scope}
   for k, v in pairs(changes) do f[k] = v end
   return builder(f)
 end
@@ -147,8 +152,17 @@ function B.with_message(b, topic, ...)
   msgs[#msgs + 1] = {topic, pack(...)}
   return copy(b, {messages = msgs})
 end
-function B.with_actor(b) return b end
-function B.with_scope(b) return b end
+local function sec_data(v, kind, fname)
+  local d = SEC[v]
+  if d == nil or d.kind ~= kind then
+    error("bad argument #1 to '" .. fname .. "' (security." .. (kind == "actor" and "Actor"
+      or "Scope") .. " expected)", 3)
+  end
+  return d
+end
+core.sec_data = sec_data
+function B.with_actor(b, a) return copy(b, {actor = sec_data(a, "actor", "with_actor")}) end
+function B.with_scope(b, s) return copy(b, {scope = sec_data(s, "scope", "with_scope")}) end
 local function bspawn(flags)
   return function(b, id, host, ...) return sync("spawn", flags, b, id, host, box_args(...)) end
 end

@@ -49,7 +49,7 @@ def test_unknown_entry_is_exit_1_naming_it():
 
 def test_load_error_is_exit_2_before_anything_starts(tmp_path):
     (tmp_path / "app.yaml").write_text("namespace: a\nentries: [{name: x, kind: nope}]\n")
-    out = beamish("run", tmp_path, "-x", "a:x")
+    out = beamish("run", tmp_path, "--strict", "-x", "a:x")
     assert out.returncode == 2
     assert "unknown kind 'nope'" in out.stderr and "app.yaml" in out.stderr
 

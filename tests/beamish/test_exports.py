@@ -10,6 +10,7 @@ def test_facade_exports_are_importable_and_pinned():
     for name in beamish.actors.__all__:
         assert hasattr(beamish.actors, name), name
     assert {"Node", "Pid", "Context", "App", "Error", "ErrorKind"} <= set(beamish.__all__)
+    assert "Unavailable" in beamish.__all__  # what App.unavailable holds
 
 
 def test_public_classes_report_the_facade_module():

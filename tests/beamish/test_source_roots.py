@@ -162,7 +162,7 @@ def test_an_entry_built_by_hand_is_confined_to_its_own_folder(layout):
 def test_the_cli_refuses_with_exit_2_and_allows_with_source_root(layout):
     app, outside = layout
     yaml = write_app(app, "file://../outside/x.lua")
-    out = beamish("run", app, "-x", "a:m")
+    out = beamish("run", app, "--strict", "-x", "a:m")
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1
@@ -204,3 +204,14 @@ def test_the_cli_source_root_is_repeatable_and_relative_to_the_cwd(layout, tmp_p
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == '"inside"\n'
+
+
+def test_lenient_cli_leaves_an_escaping_entry_out_and_never_reads_the_file(layout):
+    app, _outside = layout
+    write_app(app, "file://../outside/x.lua")
+    out = beamish("run", app, "-x", "a:m")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: NotFound: entry 'a:m' (app.yaml) is unavailable")
+    assert "--source-root" in last

@@ -166,10 +166,11 @@ def test_discovery_finds_the_suite_and_every_scenario_has_beamish():
     scenarios = discover()
     names = [s.name for s in scenarios]
     assert len(names) == len(set(names))
-    # every scenario issue 6 names (and issues 2, 3, 5 add), in table order
+    # every scenario issue 6 names (and issues 2, 3, 5, 11 add), in table order
     assert names == ["pingpong", "throughput", "call", "request_reply", "fanout", "ring",
                      "spawn", "memory", "supervisor_restart", "lua_pingpong", "lua_spawn",
-                     "lua_memory", "lua_call", "workflow_latency", "workflow_throughput"]
+                     "lua_memory", "lua_call", "workflow_latency", "workflow_throughput",
+                     "lua_dialect"]
     peers = {"floor", "trio_channels", "asyncio", "pykka", "thespian_simple", "thespian_mp",
              "triotp"}
     by_name = {s.name: s for s in scenarios}

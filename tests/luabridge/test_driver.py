@@ -439,11 +439,12 @@ async def test_exec_errors_with_and_without_siblings(scripts):
         with trio.fail_after(10):
             assert await node.exec("t:parent", "crash", True) == {
                 "kind": "Conflict", "msg": "gate broke"}
+            # an unknown kind reads as "" in Lua (Wippy's errors.UNKNOWN)
             assert await node.exec("t:parent", "nilerr", True) == {
-                "kind": "Unknown", "msg": "gate refused"}
+                "kind": "", "msg": "gate refused"}
             assert await node.exec("t:alone", "ok") == {"v": "ok!"}
             assert await node.exec("t:alone", "crash") == {"kind": "Conflict", "msg": "boom"}
-            assert await node.exec("t:alone", "nilerr") == {"kind": "Unknown", "msg": "refused"}
+            assert await node.exec("t:alone", "nilerr") == {"kind": "", "msg": "refused"}
 
 
 async def test_exec_of_an_unknown_entry_beside_siblings_returns_an_error(scripts):
@@ -873,3 +874,22 @@ async def test_terminated_hibernating_processes_are_swept(scripts, always_hibern
         assert all(d.ctx.is_alive() for d in sleepers.drivers)
         node.send(second[0], "m")
         assert await node.wait(second[0]) == (True, None)
+
+
+async def test_a_failed_async_call_delivers_the_error_itself_on_its_response_channel(scripts):
+    # Wippy's future channel carries the error value (with its kind), not a payload.
+    async with Node() as node:
+        node.functions.register("t:fails", _raises_invalid)
+        lua(scripts, node, "t:awaits", """
+            local funcs = require("funcs")
+            return {main = function()
+              local value, ok = funcs.async("t:fails"):response():receive()
+              return {ok = ok, kind = value:kind(), message = value:message()}
+            end}""", modules=("funcs",))
+        got = await node.exec("t:awaits")
+        assert got["ok"] is True and got["kind"] == "Invalid"
+        assert "bad input" in got["message"]
+
+
+def _raises_invalid() -> None:
+    raise Error("bad input", kind=ErrorKind.INVALID)

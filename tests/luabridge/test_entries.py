@@ -116,7 +116,7 @@ def test_top_level_errors_are_reported_at_load_with_the_line(tmp_path):
         check_app(tmp_path)
 
 
-def test_imports_must_exist_and_be_libraries(tmp_path):
+def test_imports_must_exist_and_be_lua_entries(tmp_path):
     write_app(tmp_path, """
         namespace: app
         entries:
@@ -137,12 +137,26 @@ def test_imports_must_exist_and_be_libraries(tmp_path):
             source: file://a.lua
             imports: {x: b}
           - name: b
+            kind: process.host
+    """, **{"a.lua": "return {main = function() end}"})
+    with pytest.raises(LoadError,
+                       match="import 'x' refers to 'app:b', which is not a Lua entry"):
+        check_app(tmp_path)
+
+    # As in Wippy, any Lua entry may be imported (here a function.lua): it loads.
+    write_app(tmp_path, """
+        namespace: app
+        entries:
+          - name: a
+            kind: process.lua
+            source: file://a.lua
+            imports: {x: b}
+          - name: b
             kind: function.lua
             source: file://a.lua
             method: main
     """, **{"a.lua": "return {main = function() end}"})
-    with pytest.raises(LoadError, match=r"imports must be library\.lua entries"):
-        check_app(tmp_path)
+    assert set(check_app(tmp_path)) == {"app:a", "app:b"}
 
 
 def test_syntax_errors_in_imported_libraries_name_the_library(tmp_path):
@@ -178,7 +192,7 @@ def test_require_outside_the_allow_list_fails_at_load(tmp_path):
             source: file://a.lua
             method: main
     """, **{"a.lua": "local secret = require('io')\nreturn {main = function() end}"})
-    with pytest.raises(LoadError, match="module 'io' not found"):
+    with pytest.raises(LoadError, match="module 'io' is not allowed for entry 'app:a'"):
         check_app(tmp_path)
 
 

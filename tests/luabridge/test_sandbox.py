@@ -156,10 +156,16 @@ def test_gc_metamethods_are_refused(sb):
 
 
 def test_require_of_unknown_or_host_modules_fails(sb):
-    for name in ("io", "os", "debug", "string", "ffi", "lupa"):
+    for name in ("debug", "string", "ffi", "lupa", "package", "python"):
         ok, err = run(sb, f"return pcall(require, '{name}')")
         assert ok is False, name
         assert "not found" in err
+    # `io` and `os` are Wippy's modules, not Lua's: io behind the allow-list, os the
+    # sandbox's clock-only global (no execute, exit, remove, getenv).
+    ok, err = run(sb, "return pcall(require, 'io')")
+    assert ok is False and "not allowed" in err
+    assert run(sb, "local o = require('os') return o == os and o.execute == nil "
+                   "and o.exit == nil and o.remove == nil and o.getenv == nil") is True
 
 
 def test_require_of_a_module_not_in_the_allow_list_fails():

@@ -128,7 +128,19 @@ async def test_error_values_are_immutable(scripts):
 # -- 4. no Python object reaches Lua ------------------------------------------------------------
 
 #: Walk every value a script can reach from `root` and report the first userdata.
-FIND_USERDATA = """
+#: type(v) as the host sees it: scripts see error values as "userdata" (as in Wippy),
+#: but they are tables the walk must enter; a Python object has no metatable for them.
+RAW_TYPE = """
+local type = (function(lua_type)
+  return function(v)
+    local t = lua_type(v)
+    if t == "userdata" and getmetatable(v) == "error" then return "table" end
+    return t
+  end
+end)(type)
+"""
+
+FIND_USERDATA = RAW_TYPE + """
 local function find_userdata(root)
   local seen = {}
   local function walk(v, path)
@@ -178,7 +190,7 @@ async def test_no_host_object_holds_a_python_object(scripts, name):
 ])
 async def test_non_utf8_strings_never_surface_python_exceptions(scripts, call):
     async with Node() as node:
-        lua(scripts, node, "t:probe", f"""
+        lua(scripts, node, "t:probe", RAW_TYPE + f"""
             return {{main = function()
               local ok, a, b = pcall(function() return {call} end)
               local err = (not ok and a) or b

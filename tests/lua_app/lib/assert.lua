@@ -45,7 +45,8 @@ end
 
 function M.no_error(err, msg) if err ~= nil then fail(msg, "unexpected error " .. show(err)) end end
 function M.is_error(err, kind, msg)
-  if type(err) ~= "table" or getmetatable(err) ~= "error" then fail(msg, "expected an error object, got " .. show(err)) end
+  -- error values are "userdata" to scripts, as in Wippy
+  if type(err) ~= "userdata" or getmetatable(err) ~= "error" then fail(msg, "expected an error object, got " .. show(err)) end
   if kind ~= nil and err:kind() ~= kind then fail(msg, "expected error kind " .. kind .. ", got " .. show(err)) end
 end
 function M.raises(fn, pattern, msg)
