@@ -228,6 +228,10 @@ class AppLike(Protocol):
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None: ...
 
+    def fail(self, error: BaseException) -> None:
+        """A part of the running app failed for good: stop the app with a non-clean status."""
+        ...
+
 
 class KindHandler(Protocol):
     """The handler of one entry kind (see the module docstring for the two steps).

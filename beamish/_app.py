@@ -14,8 +14,11 @@ Files entries load (``source: file://...``) must lie in the app directory, after
 following symlinks; ``source_roots`` allows further folders explicitly (the CLI's
 ``--source-root``). See :mod:`beamish._registry`.
 
-``clean`` tells afterwards whether shutdown was clean: every stop hook succeeded and no
-process had to be terminated.
+``clean`` tells afterwards whether shutdown was clean: every stop hook succeeded, no
+process had to be terminated and nothing called :meth:`App.fail`. ``fail(error)`` is how a
+part of the running app that is gone for good (the embedded Temporal server that could
+not be restarted) reports it: ``failure`` keeps the error, and the ``on_failure``
+listeners (``beamish run`` registers one) stop the app.
 
 Strict or lenient loading (:mod:`beamish._availability`): ``App(dir)`` is strict by
 default, as an embedding program expects: the first entry that cannot be loaded raises
@@ -101,6 +104,9 @@ class App:
         self.shutdown_timeout = shutdown_timeout
         self.state = AppState.LOADED
         self.clean = True
+        #: The first fatal failure reported with :meth:`fail` (``None``: none).
+        self.failure: BaseException | None = None
+        self._failure_listeners: list[Callable[[BaseException], None]] = []
         self._node: Node | None = None
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
@@ -145,6 +151,25 @@ class App:
     def on_stop(self, hook: Hook) -> None:
         """Run ``hook`` at shutdown, before the node stops (reverse registration order)."""
         self._stop_hooks.append(hook)
+
+    def fail(self, error: BaseException) -> None:
+        """Report that a part of the running app failed for good (for example the embedded
+        Temporal server could not be kept running). Logs it as ERROR once, marks shutdown
+        non-clean and calls the :meth:`on_failure` listeners (``beamish run`` stops the
+        app and exits 1). From the trio thread; only the first failure is reported."""
+        self.clean = False
+        if self.failure is not None:
+            return
+        self.failure = error
+        log.error("app %s failed: %s", self.directory.name, error)
+        for listener in list(self._failure_listeners):
+            listener(error)
+
+    def on_failure(self, listener: Callable[[BaseException], None]) -> None:
+        """Call ``listener(error)`` on the first :meth:`fail` (at once if it already failed)."""
+        self._failure_listeners.append(listener)
+        if self.failure is not None:
+            listener(self.failure)
 
     async def __aenter__(self) -> App:
         if self.state is not AppState.LOADED:

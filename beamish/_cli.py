@@ -35,8 +35,12 @@
     from pulling host files into the sandbox. ``App(DIR, source_roots=[...])`` is the
     same from Python.
 
-Logs (Lua ``logger``, Python ``logging``) go to stderr at the level in
-``BEAMISH_LOG_LEVEL`` (default INFO), one line each with the Lua fields appended.
+Logs (Lua ``logger``, Python ``logging``) go to stderr at the level given by
+``--log-level LEVEL`` or else ``BEAMISH_LOG_LEVEL`` (default INFO), one line each with
+the Lua fields appended. Temporal's own log lines (its Rust core: poll errors,
+connection retries, payload-size warnings) are forwarded to the logger
+``beamish.temporal.core`` at that level; the embedded Temporal server writes to a log
+file beside its database. stdout carries only the user's output.
 
 Entries beamish cannot run (a kind it does not implement such as ``http.service``, a
 Lua module it lacks, an import of a missing entry, a Lua syntax error, a bad field, or a
@@ -190,7 +194,25 @@ class _ConsoleFormatter(logging.Formatter):
         return line
 
 
-def _configure_logging() -> None:
+#: The levels ``--log-level`` / ``BEAMISH_LOG_LEVEL`` accept.
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    """``--log-level`` values: a level name, any case (argparse type)."""
+    level = value.strip().upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in _LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"unknown log level {value!r}; use one of {', '.join(_LOG_LEVELS)}"
+        )
+    return level
+
+
+def _configure_logging(level: str | None = None) -> None:
+    """Log to stderr at ``level`` (else ``BEAMISH_LOG_LEVEL``, else INFO). Temporal core's
+    own lines arrive on the ``beamish.temporal.core`` logger at that level too."""
     root = logging.getLogger()
     if root.handlers:  # configured by the embedding program
         return
@@ -199,7 +221,13 @@ def _configure_logging() -> None:
         _ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s  %(message)s", "%H:%M:%S")
     )
     root.addHandler(handler)
-    root.setLevel(os.environ.get("BEAMISH_LOG_LEVEL", "INFO").upper())
+    if level is None:
+        try:
+            level = _log_level(os.environ.get("BEAMISH_LOG_LEVEL") or "INFO")
+        except argparse.ArgumentTypeError as e:
+            print(f"beamish: BEAMISH_LOG_LEVEL: {e}; using INFO", file=sys.stderr)
+            level = "INFO"
+    root.setLevel(level)
     for noisy in ("temporalio", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -244,10 +272,15 @@ async def _exec(
     strict: bool = False,
 ) -> int:
     async with App(directory, source_roots=source_roots, strict=strict) as app:
-        try:
-            result = await app.run_entry(entry_id, [parse_arg(a) for a in args])
-        except Exception as exc:
-            _print_error(exc)
+        with trio.CancelScope() as failed:  # a fatal app failure ends the run
+            app.on_failure(lambda _error: failed.cancel())
+            try:
+                result = await app.run_entry(entry_id, [parse_arg(a) for a in args])
+            except Exception as exc:
+                _print_error(exc)
+                return 1
+        if failed.cancelled_caught and app.failure is not None:
+            _print_error(app.failure, f"entry {entry_id!r} did not finish: ")
             return 1
     try:
         text = to_json(result)
@@ -288,6 +321,7 @@ async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool 
                         file=sys.stderr,
                         flush=True,
                     )
+                    app.on_failure(lambda _error: stop.set())  # e.g. Temporal server lost
                     await stop.wait()
             except Error as exc:  # the app failed to start (e.g. a required service)
                 _print_error(exc)
@@ -295,6 +329,8 @@ async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool 
                 return 1
             nursery.cancel_scope.cancel()
     state = "clean" if app.clean else "forced"
+    if app.failure is not None:
+        state = f"failed: {_one_line(str(app.failure))}"
     print(f"beamish: stopped ({state})", file=sys.stderr, flush=True)
     return 0 if app.clean else 1
 
@@ -342,8 +378,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reporting it and running the rest; also on with BEAMISH_STRICT=1 or 'strict: true' "
         "in DIR/beamish.yaml",
     )
+    run.add_argument(
+        "--log-level",
+        dest="log_level",
+        type=_log_level,
+        default=None,
+        metavar="LEVEL",
+        help="log to stderr at LEVEL (DEBUG, INFO, WARNING, ERROR); default "
+        "BEAMISH_LOG_LEVEL or INFO. Temporal's own log lines follow it too "
+        "(logger beamish.temporal.core)",
+    )
     ns = parser.parse_args(argv)
-    _configure_logging()
+    _configure_logging(ns.log_level)
     roots = [str(Path(r)) for r in ns.source_roots]
     try:
         if ns.entry:

@@ -21,7 +21,11 @@ Design chosen
       crosses the bridge and cancels the function in the kernel.
     * ``allowed`` (optional) restricts which function IDs may run as activities on this
       worker (Wippy registers only entries with ``meta.temporal.activity.worker``). A
-      refused or unknown ID fails with kind NOT_FOUND, non-retryable.
+      refused or unregistered ID fails with kind NOT_FOUND, *retryable*, as Wippy maps
+      Temporal's "activity not registered" (a worker that serves it may come up); the
+      activity's retry policy bounds the attempts.
+    * A result too large for Temporal (``_convert.MAX_PAYLOAD_BYTES``) or not JSON data
+      fails the activity with kind INVALID, non-retryable, instead of a later gRPC error.
 
 Invariant: the local-op activities never raise for a dead target (that is not the
 workflow's failure); they return ``False`` instead, recorded in history.
@@ -40,7 +44,7 @@ import temporalio.common
 from beamish.actors import Error, ErrorKind
 
 from ._context import CANCEL_ACTIVITY, SEND_ACTIVITY, TERMINATE_ACTIVITY
-from ._convert import to_failure, to_wire
+from ._convert import check_size, to_failure, to_wire
 from ._interceptors import activity_values
 
 __all__ = ["ActivityDispatcher", "KernelPort"]
@@ -80,16 +84,28 @@ class ActivityDispatcher:
                         f"function {func_id!r} is not an activity of this worker; give its "
                         "entry meta.temporal.activity.worker",
                         kind=ErrorKind.NOT_FOUND,
-                        retryable=False,
+                        retryable=True,
+                    )
+                )
+            if not _registered(port, func_id):
+                raise to_failure(
+                    Error(
+                        f"activity {func_id!r} is not registered on this worker: no function "
+                        "of that ID is loaded; check the entry ID and that its entry loaded",
+                        kind=ErrorKind.NOT_FOUND,
+                        retryable=True,
                     )
                 )
             conv = activity.payload_converter()
             values = [conv.from_payload(a.payload) for a in args]
             self.calls += 1
             try:
-                return to_wire(
-                    await _with_heartbeat(port.call(func_id, values, activity_values.get()))
+                result = to_wire(
+                    await _with_heartbeat(port.call(func_id, values, activity_values.get())),
+                    f"the result of activity {func_id}",
                 )
+                check_size([result], f"the result of activity {func_id}")
+                return result
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -108,6 +124,14 @@ class ActivityDispatcher:
             return await port.terminate(dest)
 
         return [dispatch, send, cancel, terminate]
+
+
+def _registered(port: KernelPort, func_id: str) -> bool:
+    """Whether ``func_id`` is a loaded function, when the port can tell (a port over a
+    node can; others are trusted and report through ``call``)."""
+    node = getattr(port, "node", None)
+    functions = getattr(node, "functions", None)
+    return functions is None or func_id in functions
 
 
 async def _with_heartbeat(coro: Any) -> Any:

@@ -3,7 +3,9 @@
 What it is for
     Every ``Client`` beamish makes must use the same data converter (JSON with PIDs and
     errors, ``_convert.py``) and the ``wippy-context`` interceptor
-    (``_interceptors.py``), or context values and signal senders silently go missing.
+    (``_interceptors.py``), or context values and signal senders silently go missing,
+    and the temporalio runtime of ``_logs.py``, or Temporal core's log lines land on the
+    user's stdout.
     :func:`connect_client` is that one place; :class:`ClientConfig` holds and validates
     a ``temporal.client`` entry's fields; :class:`TemporalClient` is the entry at run
     time: it owns what the workers of one client share — the embedded dev server (when
@@ -28,8 +30,9 @@ its bridge. Not workflow code: nothing here runs inside a workflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +47,10 @@ from ._bridge import AsyncioBridge
 from ._convert import DATA_CONVERTER
 from ._host import WorkerHost
 from ._interceptors import ContextInterceptor
+from ._logs import core_runtime
 from ._options import duration
 from ._server import DevServer
+from ._supervisor import ServerSupervisor
 
 __all__ = ["EMBEDDED", "ClientConfig", "ClientState", "TemporalClient", "connect_client"]
 
@@ -118,7 +123,13 @@ def _read(value: Any, path: Any) -> bytes | None:
 async def connect_client(
     address: str, config: ClientConfig | None = None
 ) -> temporalio.client.Client:
-    """Connect to ``address`` with beamish's converter and interceptor (asyncio)."""
+    """Connect to ``address`` with beamish's converter and interceptor (asyncio).
+
+    The client runs on :func:`~._logs.core_runtime`, so Temporal core's log lines go to
+    Python logging (``beamish.temporal.core``, stderr), never to stdout; its workers
+    inherit that runtime. Fails with UNAVAILABLE (retryable) when the server cannot be
+    reached.
+    """
     config = config or ClientConfig(address=address)
     auth, tls_cfg = config.auth, config.tls
     kind = auth.get("type", "none")
@@ -151,6 +162,7 @@ async def connect_client(
                 interceptors=[ContextInterceptor()],
                 api_key=api_key,
                 tls=tls,
+                runtime=core_runtime(),
             )
         except RuntimeError as e:
             if "not healthy yet" in str(e) and asyncio.get_running_loop().time() < deadline:
@@ -185,9 +197,16 @@ class TemporalClient:
         db_filename: the embedded server's SQLite file (``<app>/.beamish/temporal.db``);
             ``None`` keeps an embedded server's state in memory.
         server_options: extra :class:`DevServer` keywords (port, log_level, ...).
+        supervisor_options: :class:`ServerSupervisor` keywords (``intensity``,
+            ``period``) for the embedded server.
+        on_fatal: called on the trio thread, once, with an ``Error(UNAVAILABLE)`` when the
+            embedded server died and could not be restarted within the intensity (the
+            app passes its ``fail``, so ``beamish run`` stops non-clean).
 
     Use ``await client.start(node)`` then :meth:`add_worker`; ``aclose()`` (idempotent)
-    stops workers, the bridge thread and the server, in that order.
+    stops workers, the bridge thread and the server, in that order. An embedded server is
+    supervised: restarted on the same database and port when it dies (see
+    ``_supervisor.py``); clients and workers reconnect by themselves.
     """
 
     def __init__(
@@ -197,8 +216,15 @@ class TemporalClient:
         *,
         db_filename: str | Path | None = None,
         server_options: Mapping[str, Any] | None = None,
+        supervisor_options: Mapping[str, Any] | None = None,
+        on_fatal: Callable[[Error], None] | None = None,
     ) -> None:
         self.name = name
+        self.supervisor_options = dict(supervisor_options or {})
+        self.on_fatal = on_fatal
+        self.supervisor: ServerSupervisor | None = None
+        #: Set when the embedded server is gone for good.
+        self.failure: Error | None = None
         self.config = config or ClientConfig()
         self.db_filename = db_filename
         self.server_options = dict(server_options or {})
@@ -244,6 +270,15 @@ class TemporalClient:
                 # fork on this (the trio, long-lived) thread: PDEATHSIG follows the thread
                 self.server.launch()
                 await trio.to_thread.run_sync(self.server.wait_ready)
+                token = trio.lowlevel.current_trio_token()
+
+                def give_up(error: Error) -> None:  # on the supervisor thread
+                    with contextlib.suppress(trio.RunFinishedError):
+                        token.run_sync_soon(self._server_failed, error)
+
+                self.supervisor = ServerSupervisor(
+                    self.server, on_give_up=give_up, **self.supervisor_options
+                ).start()
             self.bridge = AsyncioBridge(f"temporal:{self.name}")
             await self.bridge.start(node.system_nursery())
             self.client = await self._connect()
@@ -251,6 +286,14 @@ class TemporalClient:
             with trio.CancelScope(shield=True):
                 await self.aclose()
             raise
+
+    def _server_failed(self, error: Error) -> None:
+        """On the trio thread: the embedded server is gone for good; tell the owner."""
+        if self.failure is not None or self._state is ClientState.STOPPED:
+            return
+        self.failure = error
+        if self.on_fatal is not None:
+            self.on_fatal(error)
 
     async def _connect(self) -> temporalio.client.Client:
         """Connect, retrying while the server is still coming up (a dev server accepts
@@ -301,7 +344,9 @@ class TemporalClient:
                 await host._stop_worker()
             if self.bridge is not None:
                 await self.bridge.aclose()
-            if self.server is not None:
+            if self.supervisor is not None:
+                await trio.to_thread.run_sync(self.supervisor.stop)
+            elif self.server is not None:
                 await trio.to_thread.run_sync(self.server.stop)
 
     def statistics(self) -> dict[str, Any]:
@@ -310,6 +355,7 @@ class TemporalClient:
             "state": self._state.value,
             "address": self.address if self._state is ClientState.RUNNING else None,
             "embedded": self.config.embedded,
+            "server_restarts": self.supervisor.restarts if self.supervisor else 0,
             "workers": sorted(self.workers),
         }
 

@@ -29,6 +29,13 @@ Alternatives rejected
     * Encoding the sender into the signal arguments: changes what the receiver sees as
       payload and breaks signals sent by plain Temporal clients.
 
+    * **Payloads are checked before they are sent**: :func:`to_wire` refuses what JSON
+      cannot carry (cyclic values, Python objects) and :func:`check_size` refuses
+      payloads over :data:`MAX_PAYLOAD_BYTES`, both as ``Error(INVALID)``, not retryable,
+      naming where the value was going. Temporal would refuse them anyway, later and
+      with the wrong kind (a gRPC size error reads as ``Unavailable``, retryable, yet can
+      never succeed).
+
 Invariants
     * Imports no trio itself: it runs inside workflows. (The ``beamish`` package, whose
       kernel does import trio, is passed through Temporal's sandbox, never re-imported.)
@@ -53,9 +60,11 @@ from beamish.actors import Error, ErrorKind, Pid, Timeout, as_error
 __all__ = [
     "CONTEXT_HEADER",
     "DATA_CONVERTER",
+    "MAX_PAYLOAD_BYTES",
     "SIGNAL_FROM",
     "BeamishJSONEncoder",
     "BeamishPayloadConverter",
+    "check_size",
     "decode_header",
     "encode_header",
     "from_failure",
@@ -68,6 +77,15 @@ __all__ = [
 CONTEXT_HEADER = "wippy-context"
 #: Key inside :data:`CONTEXT_HEADER` naming the PID that sent a signal.
 SIGNAL_FROM = "temporal.signal.from"
+#: Largest encoded payload set (all arguments of one start, signal, activity result or
+#: child start, in bytes) beamish sends to Temporal: 2 MiB, the Temporal server's default
+#: blob-size error limit (``limit.blobSize.error``), well below gRPC's 4 MiB message cap.
+MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+#: The value types a payload may hold, for error messages.
+_ALLOWED = (
+    "nil/None, booleans, numbers, strings, bytes, lists/tuples, maps with string keys, "
+    "PIDs and errors"
+)
 
 
 class BeamishJSONEncoder(temporalio.converter.AdvancedJSONEncoder):
@@ -106,20 +124,68 @@ DATA_CONVERTER = dataclasses.replace(
 _PAYLOADS = BeamishPayloadConverter()
 
 
-def to_wire(value: Any) -> Any:
-    """``value`` as plain JSON data (PIDs to strings, tuples to lists, errors to dicts)."""
+def to_wire(value: Any, where: str = "a value sent to Temporal") -> Any:
+    """``value`` as plain JSON data (PIDs to strings, tuples to lists, errors to dicts).
+
+    ``where`` names the value's destination for error messages ("argument 1 of the
+    start of workflow app:order"). Raises ``Error(INVALID)``, not retryable, for a cyclic
+    value ("cyclic value") or one JSON cannot carry (naming the Python type and what is
+    allowed); nothing is half-converted.
+    """
+    return _wire(value, where, set())
+
+
+def _wire(value: Any, where: str, active: set[int]) -> Any:
     t = type(value)
     if t in (str, int, float, bool) or value is None:
         return value
     if t is Pid:
         return str(value)
-    if t is dict or isinstance(value, Mapping):
-        return {str(k) if type(k) is Pid else k: to_wire(v) for k, v in value.items()}
-    if t in (list, tuple, set, frozenset):
-        return [to_wire(v) for v in value]
     if isinstance(value, Error):
         return value.to_dict()
-    return json.loads(json.dumps(value, cls=BeamishJSONEncoder))
+    if t is dict or isinstance(value, Mapping) or t in (list, tuple, set, frozenset):
+        key = id(value)
+        if key in active:
+            raise Error(
+                f"cyclic value in {where}: a table or container contains itself; send acyclic data",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
+        active.add(key)
+        try:
+            if t is dict or isinstance(value, Mapping):
+                return {
+                    str(k) if type(k) is Pid else k: _wire(v, where, active)
+                    for k, v in value.items()
+                }
+            return [_wire(v, where, active) for v in value]
+        finally:
+            active.discard(key)
+    try:
+        return json.loads(json.dumps(value, cls=BeamishJSONEncoder))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise Error(
+            f"cannot send a Python {t.__module__}.{t.__qualname__} in {where}: payloads "
+            f"are JSON data ({_ALLOWED})",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+            details={"type": t.__qualname__},
+        ) from e
+
+
+def check_size(values: Any, where: str, limit: int = MAX_PAYLOAD_BYTES) -> None:
+    """Refuse ``values`` (a list of wire values, see :func:`to_wire`) whose encoded size
+    exceeds ``limit`` bytes: ``Error(INVALID)``, not retryable, naming ``where``, the size
+    and the limit. Returns ``None`` when they fit."""
+    size = sum(p.ByteSize() for p in _PAYLOADS.to_payloads(list(values)))
+    if size > limit:
+        raise Error(
+            f"payload of {where} is too large: {size} bytes encoded, the limit is {limit} "
+            "bytes; pass a reference (a file path, a key) instead of the data",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+            details={"size": size, "limit": limit},
+        )
 
 
 # -- the context header ------------------------------------------------------------------

@@ -30,7 +30,12 @@ Design chosen
       monitored/linked spawn, or the first monitor, link or ``exec``/``wait`` on it, so
       thousands of fire-and-forget workflows cost no long polls. Consequence: a ``send``
       to a finished workflow nobody watched cannot fail synchronously; the signal's
-      failure is logged instead.
+      failure is logged, and a NOT_FOUND answer marks the PID dead, so the next send
+      raises :class:`ProcessNotFound`.
+    * **Payloads are refused before they are queued**: start arguments, start-up
+      messages and signal payloads that are cyclic, not JSON data or over
+      ``_convert.MAX_PAYLOAD_BYTES`` raise ``Error(INVALID)`` from ``spawn``/``send``
+      itself; nothing of such a start or signal reaches Temporal.
     * **Naming.** With a name (``with_name``) or an explicit ID the start is idempotent:
       conflict policy USE_EXISTING, so a second spawn returns the same PID and its
       start-up messages go to the running workflow. Without one the policy is FAIL.
@@ -87,7 +92,7 @@ from beamish.actors import (
 
 from ._bridge import AsyncioBridge
 from ._context import WorkflowEnv
-from ._convert import SIGNAL_FROM, from_failure, to_wire
+from ._convert import SIGNAL_FROM, check_size, from_failure, to_wire
 from ._fifo import FifoChains
 from ._interceptors import client_header
 from ._options import start_options
@@ -251,6 +256,11 @@ class WorkerHost(Host):
         wf_id = request.name or option_id or f"0x{uuid.uuid4().hex}"
         pid = Pid(self.name, wf_id, self.client.name)
         parent = request.parent
+        args = _start_args(target, request.args)
+        messages = [
+            (t, _signal_args(target, t, payload, "start-up message"))
+            for t, payload in request.messages
+        ]
         watched = parent is not None and (request.monitor or request.link)
         if watched:
             watch = self._watch(wf_id)
@@ -260,8 +270,6 @@ class WorkerHost(Host):
                 watch.links.add(parent)
                 self.node.link_one_way(parent, pid)
         self._finished.pop(wf_id, None)
-        messages = [(t, [to_wire(v) for v in payload]) for t, payload in request.messages]
-        args = [to_wire(a) for a in request.args]
         header: dict[str, Any] = dict(request.context or {})
         sender = str(parent) if parent is not None else None
         self.started += 1
@@ -333,7 +341,7 @@ class WorkerHost(Host):
         """``send`` → signal ``message.topic`` with the payload as arguments."""
         if pid.id in self._finished:
             raise self.node.not_found(pid)
-        args = [to_wire(v) for v in message.payload]
+        args = _signal_args(pid, message.topic, message.payload)
         sender = str(message.sender) if message.sender is not None else None
         self.signals += 1
         self._chain(
@@ -352,6 +360,17 @@ class WorkerHost(Host):
             await client.get_workflow_handle(pid.id).signal(topic, args=args)
         except temporalio.service.RPCError as e:
             log.warning("beamish: signal %r to workflow %s failed: %s", topic, pid, e)
+            if e.status == temporalio.service.RPCStatusCode.NOT_FOUND:
+                # No such (running) workflow: from now on it is a dead PID, so the next
+                # send, monitor or link fails with NOT_FOUND like one to a dead process.
+                self._exit_soon(
+                    pid.id,
+                    None,
+                    ProcessNotFound(
+                        f"workflow {pid} does not exist or has finished (signal {topic!r} "
+                        f"refused by {self.client.name}: {e.message})"
+                    ),
+                )
         finally:
             client_header.reset(token)
 
@@ -550,6 +569,25 @@ class WorkerHost(Host):
 
     def __repr__(self) -> str:
         return f"<WorkerHost {self.name} queue={self.task_queue} watched={len(self._watches)}>"
+
+
+def _start_args(target: str, args: Any) -> list[Any]:
+    """The start arguments as wire data, refused (``Error(INVALID)``) when cyclic, not
+    JSON data or over :data:`MAX_PAYLOAD_BYTES` together."""
+    wire = [
+        to_wire(a, f"argument {i} of the start of workflow {target}")
+        for i, a in enumerate(args, 1)
+    ]
+    check_size(wire, f"the start of workflow {target}")
+    return wire
+
+
+def _signal_args(workflow: Any, topic: str, payload: Any, what: str = "signal") -> list[Any]:
+    """A signal's payload as wire data, refused like :func:`_start_args`."""
+    where = f"{what} {topic!r} to workflow {workflow}"
+    wire = [to_wire(v, where) for v in payload]
+    check_size(wire, where)
+    return wire
 
 
 def _start_error(pid: Pid, exc: BaseException) -> Error:

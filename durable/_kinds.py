@@ -29,7 +29,10 @@ Lifecycle
     Installing only creates objects: clients, worker hosts (added to the node, so spawn
     can route to them) and workflow registrations. One start hook then starts each
     client (server, bridge thread, connection) and each worker; one stop hook closes the
-    clients (workers, bridge, server) before the node shuts down.
+    clients (workers, bridge, server) before the node shuts down. An embedded server is
+    supervised (``_supervisor.py``): restarted on the same database and port when it dies,
+    and when it cannot be kept running the client calls ``app.fail`` (the app stops, not
+    clean).
 """
 
 from __future__ import annotations
@@ -121,7 +124,9 @@ class TemporalClientKind:
             if ClientConfig.from_entry(e.id, e.data).embedded
         ]
         db_name = "temporal.db" if len(embedded) <= 1 else f"temporal-{entry.name}.db"
-        tc = TemporalClient(entry.id, config, db_filename=app.state_dir / db_name)
+        tc = TemporalClient(
+            entry.id, config, db_filename=app.state_dir / db_name, on_fatal=app.fail
+        )
         tc.attach(app.node)
         st.clients[entry.id] = tc
 

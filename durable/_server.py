@@ -42,6 +42,10 @@ Invariants
       main thread). Never call it from a pooled worker thread.
     * Every successful ``launch()`` is matched by the lock being held; ``stop()`` releases
       it after the child is reaped.
+    * ``close()`` is a final ``stop()``: no launch succeeds after it, so a supervisor
+      (``_supervisor.py``) racing with shutdown cannot leave a server behind.
+    * This class never restarts a dead child by itself; :class:`ServerSupervisor` does,
+      and :meth:`exit_code` is how it tells a crash from our own ``stop()``.
 """
 
 from __future__ import annotations
@@ -246,6 +250,7 @@ class DevServer:
         self._state = ServerState.NEW
         self._starts = 0
         self._mutex = threading.Lock()  # serialises launch/stop from several threads
+        self._closed = False  # set by close(): no launch after it
 
     # ------------------------------------------------------------------ properties
 
@@ -331,11 +336,21 @@ class DevServer:
         """Start the child process (no wait). No-op when already running.
 
         Must run on a long-lived thread: PDEATHSIG is tied to the forking thread.
+        Raises INVALID after :meth:`close`.
         """
         with self._mutex:
+            if self._closed:
+                raise Error(
+                    f"the embedded Temporal server (db {self.db_filename}) was closed and "
+                    "cannot be started again; create a new DevServer",
+                    kind=ErrorKind.INVALID,
+                    retryable=False,
+                )
             if self.state is ServerState.RUNNING:
                 return
             self._reap()
+            if self._state is ServerState.RUNNING:  # the child died on its own
+                self._state = ServerState.STOPPED
             binary = self._binary or find_temporal_binary()
             if not (binary.is_file() and os.access(binary, os.X_OK)):
                 raise Error(
@@ -436,6 +451,21 @@ class DevServer:
             self._reap()
             if self._state is not ServerState.NEW:
                 self._state = ServerState.STOPPED
+
+    def close(self, timeout: float | None = None) -> None:
+        """:meth:`stop` for good: later :meth:`launch` calls fail. Idempotent."""
+        with self._mutex:
+            self._closed = True
+        self.stop(timeout)
+
+    def exit_code(self) -> int | None:
+        """The return code of a child that exited on its own (not by :meth:`stop` or
+        :meth:`kill`), negative for a signal as in ``Popen``; ``None`` while it runs or
+        when it was stopped by us. Does not reap: :attr:`pid` still names the dead child."""
+        with self._mutex:
+            if self._state is not ServerState.RUNNING or self._proc is None:
+                return None
+            return self._proc.poll()
 
     def kill(self) -> None:
         """SIGKILL the server without a grace period (crash tests); state -> STOPPED."""
