@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import temporalio.activity as activity
 import temporalio.common
 
-from beamish.actors import Error, ErrorKind
+from beamish.actors import Error, ErrorKind, as_error
 
 from ._context import CANCEL_ACTIVITY, SEND_ACTIVITY, TERMINATE_ACTIVITY
 from ._convert import check_size, to_failure, to_wire
@@ -109,7 +109,7 @@ class ActivityDispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                raise to_failure(e) from None
+                raise to_failure(_kind_or_internal(e)) from None
 
         @activity.defn(name=SEND_ACTIVITY)
         async def send(dest: str, topic: str, payload: list[Any], sender: str) -> bool:
@@ -124,6 +124,17 @@ class ActivityDispatcher:
             return await port.terminate(dest)
 
         return [dispatch, send, cancel, terminate]
+
+
+def _kind_or_internal(exc: Exception) -> Exception:
+    """An activity failure without a kind (a Lua ``error("…")``, a Python exception) is
+    INTERNAL, as in Wippy, whose failure converter types a kindless root error
+    ``Internal``; errors with a kind keep it."""
+    error = as_error(exc)
+    if error.kind is ErrorKind.UNKNOWN:
+        return Error(error.message, kind=ErrorKind.INTERNAL, retryable=error.retryable,
+                     details=error.details, stack=error.stack)
+    return exc
 
 
 def _registered(port: KernelPort, func_id: str) -> bool:

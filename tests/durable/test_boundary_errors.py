@@ -36,6 +36,18 @@ async def calls_missing(ctx):
     return None
 
 
+async def calls_crashing(ctx):
+    try:
+        await ctx.call("app:crashes", options=ONE_ATTEMPT)
+    except Error as e:
+        return {"kind": e.kind.value, "message": e.message}
+    return None
+
+
+def _crashes():
+    raise Error("activity crash")  # no kind: what a Lua error("...") becomes
+
+
 async def calls_big(ctx):
     try:
         await ctx.call("app:big_result", options=ONE_ATTEMPT)
@@ -48,6 +60,7 @@ async def calls_big(ctx):
 async def running(server, task_queue):
     async with Node() as node:
         node.functions.register("app:big_result", lambda: BIG)
+        node.functions.register("app:crashes", _crashes)
         tc = TemporalClient(CLIENT, ClientConfig(address=server.address))
         await tc.start(node)
         host = tc.add_worker(WORKER, task_queue)
@@ -55,6 +68,7 @@ async def running(server, task_queue):
             "app:collector": collector,
             "app:calls_missing": calls_missing,
             "app:calls_big": calls_big,
+            "app:calls_crashing": calls_crashing,
         }.items():
             host.register_workflow(eid, body)
         await host.start_worker()
@@ -211,3 +225,12 @@ async def test_too_large_activity_result_is_invalid_not_retryable(temporal_serve
         assert got["kind"] == "Invalid" and got["retryable"] is False
         assert "result of activity app:big_result" in got["message"]
         assert str(MAX_PAYLOAD_BYTES) in got["message"]
+
+
+@needs_server
+async def test_a_kindless_activity_failure_is_internal(temporal_server, task_queue):
+    # A failure without a kind (what a Lua error("...") becomes) reaches the workflow as
+    # INTERNAL, as Wippy's failure converter types a kindless error.
+    async with running(temporal_server, task_queue) as (node, _, _h):
+        got = await node.exec("app:calls_crashing", host=WORKER)
+        assert got["kind"] == "Internal" and "activity crash" in got["message"]
