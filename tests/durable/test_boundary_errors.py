@@ -28,32 +28,17 @@ async def collector(ctx, n):
     return [(await ctx.receive()).data for _ in range(n)]
 
 
-async def calls_missing(ctx):
+async def calls(ctx, func_id):
+    """Call ``func_id`` once as an activity; the error it fails with, as data."""
     try:
-        await ctx.call("app:no_such_function", options=ONE_ATTEMPT)
+        await ctx.call(func_id, options=ONE_ATTEMPT)
     except Error as e:
         return {"kind": e.kind.value, "retryable": e.retryable, "message": e.message}
-    return None
-
-
-async def calls_crashing(ctx):
-    try:
-        await ctx.call("app:crashes", options=ONE_ATTEMPT)
-    except Error as e:
-        return {"kind": e.kind.value, "message": e.message}
     return None
 
 
 def _crashes():
     raise Error("activity crash")  # no kind: what a Lua error("...") becomes
-
-
-async def calls_big(ctx):
-    try:
-        await ctx.call("app:big_result", options=ONE_ATTEMPT)
-    except Error as e:
-        return {"kind": e.kind.value, "retryable": e.retryable, "message": e.message}
-    return None
 
 
 @contextlib.asynccontextmanager
@@ -66,9 +51,7 @@ async def running(server, task_queue):
         host = tc.add_worker(WORKER, task_queue)
         for eid, body in {
             "app:collector": collector,
-            "app:calls_missing": calls_missing,
-            "app:calls_big": calls_big,
-            "app:calls_crashing": calls_crashing,
+            "app:calls": calls,
         }.items():
             host.register_workflow(eid, body)
         await host.start_worker()
@@ -213,7 +196,7 @@ async def test_signal_to_a_missing_workflow_makes_its_pid_not_found(temporal_ser
 @needs_server
 async def test_missing_activity_is_not_found_and_retryable(temporal_server, task_queue):
     async with running(temporal_server, task_queue) as (node, _, _h):
-        got = await node.exec("app:calls_missing", host=WORKER)
+        got = await node.exec("app:calls", "app:no_such_function", host=WORKER)
         assert got["kind"] == "NotFound" and got["retryable"] is True
         assert "app:no_such_function" in got["message"]
 
@@ -221,7 +204,7 @@ async def test_missing_activity_is_not_found_and_retryable(temporal_server, task
 @needs_server
 async def test_too_large_activity_result_is_invalid_not_retryable(temporal_server, task_queue):
     async with running(temporal_server, task_queue) as (node, _, _h):
-        got = await node.exec("app:calls_big", host=WORKER)
+        got = await node.exec("app:calls", "app:big_result", host=WORKER)
         assert got["kind"] == "Invalid" and got["retryable"] is False
         assert "result of activity app:big_result" in got["message"]
         assert str(MAX_PAYLOAD_BYTES) in got["message"]
@@ -232,5 +215,5 @@ async def test_a_kindless_activity_failure_is_internal(temporal_server, task_que
     # A failure without a kind (what a Lua error("...") becomes) reaches the workflow as
     # INTERNAL, as Wippy's failure converter types a kindless error.
     async with running(temporal_server, task_queue) as (node, _, _h):
-        got = await node.exec("app:calls_crashing", host=WORKER)
+        got = await node.exec("app:calls", "app:crashes", host=WORKER)
         assert got["kind"] == "Internal" and "activity crash" in got["message"]
