@@ -3,7 +3,7 @@
 What it is for: one place that knows which modules exist, which are globals (always
 available, like Wippy's ``process``, ``channel``, ``errors``, ``payload``) and which must
 be listed in an entry's ``modules:`` to be ``require``-d (``time``, ``json``, ``funcs``,
-``uuid``, ``ctx``, ``logger``, ``registry``, ``security``, ``io``, ``hash``; ``os`` is a
+``uuid``, ``ctx``, ``logger``, ``registry``, ``security``, ``io``, ``hash``, ``crypto``; ``os`` is a
 global that may be listed too). Each module lives in its own ``_lib_*.py`` file: Lua
 wrappers (a ``lua/*.lua`` file of package data, compiled once per Python process, run
 privileged once per runtime: the globals at install, the others on their first
@@ -26,6 +26,7 @@ from beamish.actors import Pid
 
 from ._commands import OPCODES
 from ._lib_core import install_core
+from ._lib_crypto import CRYPTO_LUA, crypto_callbacks
 from ._lib_errors import ERRORS_LUA, error_kinds_table
 from ._lib_funcs import FUNCS_LUA
 from ._lib_hash import HASH_LUA, hash_callbacks
@@ -44,13 +45,24 @@ from ._lib_time import (
 if TYPE_CHECKING:
     from ._runtime import Sandbox
 
-__all__ = ["GLOBAL_MODULES", "REQUIRE_MODULES", "install_modules"]
+__all__ = ["GLOBAL_MODULES", "REQUIRE_MODULES", "add_module", "install_modules"]
 
 #: Modules that are globals and need no ``modules:`` entry.
 GLOBAL_MODULES = ("errors", "process", "channel", "payload", "os")
 #: Modules an entry must list in ``modules:`` to ``require``.
-REQUIRE_MODULES = ("time", "json", "funcs", "uuid", "ctx", "logger", "registry",
-                   "security", "io", "hash")
+REQUIRE_MODULES = (
+    "time",
+    "json",
+    "funcs",
+    "uuid",
+    "ctx",
+    "logger",
+    "registry",
+    "security",
+    "io",
+    "hash",
+    "crypto",
+)
 
 
 #: The ``errors`` constants (pure: computed once per Python process).
@@ -80,6 +92,7 @@ def install_modules(sb: Sandbox) -> None:
     core = install_core(sb)  # also adds coroutine.spawn
     sb.install_module("channel", core.channel, is_global=True)
     process = sb.eval_privileged(PROCESS_LUA, core)
+    core.process = process  # the real table, for layers that extend it (durable's send)
     sb.install_module("process", process, is_global=True)
     sb.install_module("payload", core.payload_module, is_global=True)
     sb.install_module("os", sb.eval_privileged(OS_LUA), is_global=True)
@@ -88,15 +101,22 @@ def install_modules(sb: Sandbox) -> None:
     sb.install_lazy_modules(("security",), SECURITY_LUA, lambda: (core,))
     sb.install_lazy_modules(("io",), IO_LUA, lambda: ())
     sb.install_lazy_modules(("hash",), HASH_LUA, lambda: (guarded(sb, _HASH_CALLBACKS),))
+    sb.install_lazy_modules(
+        ("crypto",), CRYPTO_LUA, lambda: (core, guarded(sb, crypto_callbacks(sb)))
+    )
 
     def time_args() -> tuple[Any, ...]:
-        consts = lua.table_from({"values": lua.table_from(_TIME_CONSTS["values"]),
-                                 "ZERO_SEC": _TIME_CONSTS["ZERO_SEC"]})
+        consts = lua.table_from(
+            {"values": lua.table_from(_TIME_CONSTS["values"]), "ZERO_SEC": _TIME_CONSTS["ZERO_SEC"]}
+        )
         return (core, guarded(sb, _TIME_CALLBACKS), consts, host)
 
     sb.install_lazy_modules(("time",), TIME_LUA, time_args)
-    sb.install_lazy_modules(("uuid", "ctx", "json", "logger", "registry"), MISC_LUA,
-                            lambda: (core, guarded(sb, misc_callbacks(sb))))
+    sb.install_lazy_modules(
+        ("uuid", "ctx", "json", "logger", "registry"),
+        MISC_LUA,
+        lambda: (core, guarded(sb, misc_callbacks(sb))),
+    )
 
     sb.lib = ModuleLib(sb, core)
     sb.lib.message_resume = message_adapter(sb, resume=True)
@@ -104,6 +124,24 @@ def install_modules(sb: Sandbox) -> None:
     host.set_opcodes(lua.table_from(OPCODES))
     sb.op_names = {code: name for name, code in OPCODES.items()}
     sb.module_names = frozenset(GLOBAL_MODULES + REQUIRE_MODULES)
+    for install_extra in tuple(_ADDED_MODULES.values()):
+        install_extra(sb)
+
+
+#: Modules layers above this one add to every sandbox (name -> installer).
+_ADDED_MODULES: dict[str, Callable[[Sandbox], None]] = {}
+
+
+def add_module(name: str, installer: Callable[[Sandbox], None]) -> None:
+    """Make ``installer(sb)`` part of :func:`install_modules` for every later sandbox.
+
+    For layers that may not be imported here (``beamish.durable`` adds ``workflow``):
+    the installer registers module ``name`` (e.g. :meth:`Sandbox.install_lazy_modules`)
+    and adds it to ``sb.module_names``, so entries may list it in ``modules:``.
+    Idempotent per name (the last installer wins); sandboxes built before the call
+    do not get the module.
+    """
+    _ADDED_MODULES[name] = installer
 
 
 def guarded(sb: Sandbox, callbacks: Mapping[str, Callable[..., Any]]) -> Any:
@@ -118,8 +156,17 @@ class ModuleLib:
     """The Lua functions the host calls directly, looked up once (see ``Sandbox``):
     from ``core`` now, ``new_time`` when first needed (it builds the lazy ``time``)."""
 
-    __slots__ = ("_new_time", "_sb", "message_resume", "msg_mark", "new_inbox",
-                 "new_message", "new_payload", "payload_value", "wrap_channel")
+    __slots__ = (
+        "_new_time",
+        "_sb",
+        "message_resume",
+        "msg_mark",
+        "new_inbox",
+        "new_message",
+        "new_payload",
+        "payload_value",
+        "wrap_channel",
+    )
 
     def __init__(self, sb: Sandbox, core: Any) -> None:
         self._sb = sb

@@ -16,8 +16,8 @@ import pytest
 from lupa import lua55
 
 from beamish.actors import Error, ErrorKind
-from beamish.durable._lua import WORKFLOW_LUA, install_workflow_module
-from beamish.luabridge import HostLua, LuaSyntaxError, Sandbox, _runtime, install_modules
+from beamish.durable._lua import WORKFLOW_LUA, new_workflow_sandbox
+from beamish.luabridge import HostLua, LuaSyntaxError, Sandbox, _runtime
 from beamish.luabridge._lib_process import PROCESS_LUA
 from beamish.luabridge._lua_patterns import PATTERNS, PATTERNS_LUA
 from beamish.luabridge._lua_sources import LUA_FOLDER, shipped_lua_files
@@ -41,9 +41,7 @@ def _loaded_host_files(monkeypatch: pytest.MonkeyPatch) -> set[HostLua]:
         return real(source, name)
 
     monkeypatch.setattr(_runtime, "host_bytecode", recording)
-    sb = Sandbox()
-    install_modules(sb)
-    install_workflow_module(sb)
+    sb = new_workflow_sandbox("sources")  # the standard modules, workflow's and send's
     for name in (*REQUIRE_MODULES, "workflow"):
         sb.module(name)  # builds the lazy ones
     return seen
@@ -52,10 +50,18 @@ def _loaded_host_files(monkeypatch: pytest.MonkeyPatch) -> set[HostLua]:
 def test_every_host_chunk_loaded_is_a_shipped_package_resource(monkeypatch):
     loaded = _loaded_host_files(monkeypatch)
     assert {(h.package, h.filename) for h in loaded} >= {
-        ("beamish.luabridge", f) for f in ("prelude.lua", "patterns.lua", "core.lua",
-                                           "errors.lua", "process.lua", "funcs.lua",
-                                           "time.lua", "misc.lua")
-    } | {("beamish.durable", "workflow.lua")}
+        ("beamish.luabridge", f)
+        for f in (
+            "prelude.lua",
+            "patterns.lua",
+            "core.lua",
+            "errors.lua",
+            "process.lua",
+            "funcs.lua",
+            "time.lua",
+            "misc.lua",
+        )
+    } | {("beamish.durable", "workflow.lua"), ("beamish.durable", "send.lua")}
     for h in loaded:
         res = resources.files(h.package).joinpath(LUA_FOLDER, h.filename)
         assert res.is_file(), h.path
@@ -108,8 +114,11 @@ def test_a_broken_host_file_reports_its_file_and_real_line(src):
     # A copy with one bad statement inserted before a top-level statement two thirds in;
     # the shipped file is untouched. Compiled by the very function sandboxes use.
     lines = src.text().split("\n")
-    at = next(i for i in range(len(lines) * 2 // 3, len(lines))
-              if lines[i].startswith(("local ", "function ", "return ")))
+    at = next(
+        i
+        for i in range(len(lines) * 2 // 3, len(lines))
+        if lines[i].startswith(("local ", "function ", "return "))
+    )
     broken = "\n".join([*lines[:at], "local = 1", *lines[at:]])
     with pytest.raises(LuaSyntaxError) as info:
         host_bytecode(broken, src.chunkname)
@@ -132,15 +141,19 @@ def test_host_bytecode_is_stripped_of_host_positions():
     bc = host_bytecode(PROCESS_LUA)
     assert PROCESS_LUA.path.encode() not in bc
     rt = lua55.LuaRuntime()
-    probe = rt.eval("function(f) local i = debug.getinfo(f, 'Sl') "
-                    "return i.source, i.currentline end")
+    probe = rt.eval(
+        "function(f) local i = debug.getinfo(f, 'Sl') return i.source, i.currentline end"
+    )
     chunk = rt.execute("return load(...)", bc)
     assert tuple(probe(chunk)) == ("=?", -1)
 
 
 def test_a_missing_host_file_is_an_internal_error_naming_it():
-    with pytest.raises(Error, match=r"host Lua file beamish/luabridge/lua/nope\.lua cannot be "
-                                    r"read .*reinstall it") as info:
+    with pytest.raises(
+        Error,
+        match=r"host Lua file beamish/luabridge/lua/nope\.lua cannot be "
+        r"read .*reinstall it",
+    ) as info:
         HostLua("beamish.luabridge", "nope.lua").text()
     assert info.value.kind is ErrorKind.INTERNAL
     assert info.value.details == {"path": "beamish/luabridge/lua/nope.lua"}
@@ -148,6 +161,7 @@ def test_a_missing_host_file_is_an_internal_error_naming_it():
 
 @pytest.mark.parametrize("name", ["process", "lua/process.lua", "../x.lua", "a\\b.lua"])
 def test_a_host_file_is_a_plain_lua_file_name(name):
-    with pytest.raises(ValueError,
-                       match=r"^host Lua file name .* must be a plain '<name>\.lua' in the lua/"):
+    with pytest.raises(
+        ValueError, match=r"^host Lua file name .* must be a plain '<name>\.lua' in the lua/"
+    ):
         HostLua("beamish.luabridge", name)
