@@ -46,11 +46,17 @@ from typing import Any
 from beamish.actors import AppLike as App
 from beamish.actors import Entry, import_handler
 from beamish.actors import RegistryLike as Registry
-from beamish.luabridge import LuaEntrySpec, LuaSyntaxError, spec_from_entry
+from beamish.luabridge import LuaEntrySpec, LuaSyntaxError, add_module, spec_from_entry
 
 from ._client import ClientConfig, TemporalClient
 from ._host import WorkerHost
-from ._lua import LuaWorkflow, check_workflow_modules, new_workflow_sandbox
+from ._lua import (
+    LuaWorkflow,
+    check_workflow_modules,
+    install_workflow_module,
+    new_workflow_sandbox,
+)
+from ._wfmodule import bind_app
 from ._worker import WORKER_OPTIONS
 
 __all__ = ["KIND_HANDLERS"]
@@ -71,6 +77,8 @@ def _state(app: App) -> _AppDurable:
         st = _apps[app] = _AppDurable()
     if not st.hooked:
         st.hooked = True
+        # Lua functions and processes of this app start its workflows by entry ID.
+        bind_app(app, lambda entry: _worker_ref(entry, app.registry, "workflow"))
 
         async def start() -> None:
             for tc in st.clients.values():
@@ -235,6 +243,10 @@ class WorkflowLuaKind(_WorkflowKindBase):
         body = LuaWorkflow(spec_from_entry(entry), _library_specs(app.registry))
         _worker_host(entry, app).register_workflow(entry.id, body, kind=self.kind)
 
+
+# ``require("workflow")`` in every Lua sandbox: functions and processes start workflows
+# with it (``_wfmodule.py``); inside a workflow it is the workflow's own API.
+add_module("workflow", install_workflow_module)
 
 KIND_HANDLERS: list[Any] = [
     TemporalClientKind(),

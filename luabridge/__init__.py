@@ -21,12 +21,15 @@ Layers, lowest first:
   function workers, and the ``*.lua`` entry kinds the app shell collects
   (:data:`KIND_HANDLERS`).
 * Extension points for layers that add Lua modules (``beamish.durable``'s ``workflow``):
-  :func:`command` registers a command handler, :func:`exec_await` is the wait of an
-  exec, :data:`GLOBAL_MODULES` the modules every script has without ``modules:``.
+  :func:`command` registers a command handler (a :class:`DirectAwait` answer waits on
+  the outside world), :func:`exec_await` is the wait of an exec, :data:`GLOBAL_MODULES`
+  the modules every script has without ``modules:``, :func:`add_module` adds a module
+  to every sandbox built afterwards.
 """
 
 from beamish.actors import publish
 
+from ._commands import DirectAwait as DirectAwait
 from ._commands import command as command
 from ._convert import ConversionError as ConversionError
 from ._convert import Converter as Converter
@@ -38,6 +41,7 @@ from ._kinds import KIND_HANDLERS as KIND_HANDLERS
 from ._lib_process import exec_await as exec_await
 from ._lua_sources import HostLua as HostLua
 from ._modules import GLOBAL_MODULES as GLOBAL_MODULES
+from ._modules import add_module as add_module
 from ._modules import install_modules as install_modules
 from ._runtime import DEFAULT_INSTRUCTION_BUDGET as DEFAULT_INSTRUCTION_BUDGET
 from ._runtime import DEFAULT_MAX_MEMORY as DEFAULT_MAX_MEMORY
@@ -57,6 +61,7 @@ __all__ = [
     "LUA_VERSION",
     "ConversionError",
     "Converter",
+    "DirectAwait",
     "Driver",
     "HostLua",
     "LuaEntrySpec",
@@ -64,6 +69,7 @@ __all__ = [
     "LuaSyntaxError",
     "Sandbox",
     "StepResult",
+    "add_module",
     "check_entry",
     "command",
     "exec_await",

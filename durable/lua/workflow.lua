@@ -9,6 +9,7 @@ local command = core.command
 local workflow = {}
 function workflow.info() return command("wf_info") end
 function workflow.exec(id, ...) return command("wf_exec", id, ...) end
+workflow.execute = workflow.exec
 function workflow.version(change_id, min, max) return command("wf_version", change_id, min, max) end
 function workflow.attrs(t) return command("wf_attrs", t) end
 function workflow.history_length() return command("wf_history", "history_length") end
