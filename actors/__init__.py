@@ -13,6 +13,8 @@ machinery) are public here too but documented as such.
   :func:`import_handler`, :func:`process_host`) — app entries and the protocol of the
   handlers every layer contributes for its entry kinds.
 * :func:`publish` — for the other layers' facades: names report the facade as module.
+* :func:`pending_start`, :func:`set_pending_start` (:data:`PendingStart`) — for hosts
+  whose start is confirmed later (workflows) and yielding callers that wait for it.
 * :class:`Limits`, :func:`limits_of`, :func:`limit_error`, :func:`spawn_messages_error`,
   :data:`MAX_DEPTH` — host limits and their errors, for layers that enforce them too
   (the Lua bridge counts timers, calls and payload depth against the same limits).
@@ -44,7 +46,10 @@ from ._functions import check_function_id as check_function_id
 from ._future import Future as Future
 from ._host import Host as Host
 from ._host import LocalHost as LocalHost
+from ._host import PendingStart as PendingStart
 from ._host import SpawnRequest as SpawnRequest
+from ._host import pending_start as pending_start
+from ._host import set_pending_start as set_pending_start
 from ._isolate import MAX_DEPTH as MAX_DEPTH
 from ._isolate import isolate as isolate
 from ._isolate import isolate_args as isolate_args
@@ -102,6 +107,7 @@ __all__ = [
     "Mailbox",
     "Message",
     "Node",
+    "PendingStart",
     "Pid",
     "Process",
     "ProcessExit",
@@ -124,9 +130,11 @@ __all__ = [
     "limit_error",
     "limits_of",
     "parse_duration",
+    "pending_start",
     "process_host",
     "publish",
     "select",
+    "set_pending_start",
     "spawn_messages_error",
 ]
 

@@ -23,7 +23,9 @@ Outcomes every backend keeps:
   kernel a send to a dead PID or an unknown name raises :class:`ProcessNotFound`; in a
   :attr:`~Context.durable` context the send is recorded and leaves after the workflow
   task, so a dead receiver is logged as a warning and the message dropped (as a send to
-  a dead PID is in Erlang).
+  a dead PID is in Erlang), unless the backend offers a way to wait for the outcome
+  (the workflow context's ``sent()``, which Lua's ``process.send`` uses); a name is
+  never resolvable there (:class:`ProcessNotFound`).
 * ``receive``/``select`` with a timeout raise :class:`Timeout` / return ``None`` and leave
   the mailbox unchanged.
 * ``call`` raises the callee's :class:`Error` (kind preserved), ``Timeout`` on timeout,

@@ -34,7 +34,44 @@ from ._pid import Pid
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["Host", "LocalHost", "SpawnRequest"]
+__all__ = [
+    "Host",
+    "LocalHost",
+    "PendingStart",
+    "SpawnRequest",
+    "pending_start",
+    "set_pending_start",
+]
+
+#: ``when(done)``: the caller will be told of the start's outcome: ``done(None)`` when the
+#: host accepted it, ``done(error)`` when it refused it (on the trio thread, at once if
+#: already known). Calling it *claims* the outcome: a refused start then sends no EXIT.
+PendingStart = Callable[[Callable[[Error | None], None]], None]
+
+#: Starts still being confirmed by a foreign host, by PID: see :func:`pending_start`.
+_PENDING_STARTS: dict[Pid, PendingStart] = {}
+
+
+def set_pending_start(pid: Pid, when: PendingStart | None) -> None:
+    """For hosts whose ``spawn`` returns before the start is confirmed (a workflow start
+    is an RPC): register ``when`` for the spawn of ``pid`` that just returned, or drop
+    the registration (``None``) once the outcome is known. The latest spawn wins."""
+    if when is None:
+        _PENDING_STARTS.pop(pid, None)
+    else:
+        _PENDING_STARTS[pid] = when
+
+
+def pending_start(pid: Pid) -> PendingStart | None:
+    """How to hear the outcome of the spawn that just returned ``pid`` (a
+    :data:`PendingStart`), or ``None`` when that spawn cannot be refused later (every
+    local spawn) or its outcome is known already.
+
+    Ask on the trio thread right after ``spawn`` returned (no ``await`` between), and
+    call it then. ``Context.spawn`` stays synchronous; yielding callers (``process.spawn``
+    in Lua) wait for the outcome to return ``nil, err`` when the host refused the start.
+    """
+    return _PENDING_STARTS.get(pid)
 
 
 @dataclass(slots=True)
@@ -115,8 +152,9 @@ class Host(abc.ABC):
 class LocalHost(Host):
     """A named scheduler on the node's trio loop (a ``process.host`` entry)."""
 
-    def __init__(self, name: str, *, options: Mapping[str, Any] | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self, name: str, *, options: Mapping[str, Any] | None = None, limits: Limits | None = None
+    ) -> None:
         self.name = name
         self.options = dict(options or {})
         #: Resource limits of the processes of this host (``process.host`` ``limits:``).

@@ -634,8 +634,13 @@ class Driver:
                 ch.deliver(item)
 
     def _park_receive(self, ch: LChannel, tid: int) -> Outcome:
-        """A receive from ``ch`` beside other tasks: its values now, else park the task."""
-        r = ch.try_receive()
+        """A receive from ``ch`` beside other tasks: its values now, else park the task.
+
+        A context that selects by arrival (a workflow's: ``select_by_arrival``) is not
+        polled here: the task parks and :meth:`_wait` hands out the context's items
+        oldest first, once every task has run, so the coroutines of a script see the
+        messages in the order they came, whichever coroutine listened first."""
+        r = ch.try_receive(not getattr(self.ctx, "select_by_arrival", False))
         if r is not None:
             return (0, *r)
         ch.park_receiver(Waiter(self, tid))

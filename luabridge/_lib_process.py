@@ -37,6 +37,11 @@ Values crossing to another process are converted (deep copies) by
 (``ctx.home_host``: a function called from outside any process has none, so its spawns
 go to the node's default host).
 
+A spawn on a host whose starts are confirmed later (a ``temporal.worker``: the start is
+an RPC; :func:`beamish.actors.pending_start`) waits for that confirmation (the
+calling coroutine yields, the process's others keep running), so a start the host
+refuses (workflow ID taken under a FAIL policy) is ``nil, err`` rather than an EXIT.
+
 Every effect goes through the :class:`~beamish.actors.Context` contract, the same in
 the kernel and in a workflow; what a backend cannot do (a workflow cannot link, monitor
 or use names) fails in the context with ``Error(INVALID)``, returned as ``nil, err``.
@@ -60,6 +65,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from beamish.actors import (
+    Channel,
     Context,
     Error,
     ErrorKind,
@@ -70,10 +76,11 @@ from beamish.actors import (
     ProcessExit,
     as_error,
     limits_of,
+    pending_start,
     spawn_messages_error,
 )
 
-from ._channels import INBOX, LChannel, Source
+from ._channels import INBOX, LChannel, Source, Waiter
 from ._commands import BLOCKED, ArgumentError, DirectAwait, LuaProcess, command, raises
 from ._lib_security import child_security
 from ._lua_sources import HostLua
@@ -94,6 +101,7 @@ PROCESS_LUA = HostLua("beamish.luabridge", "process.lua")
 
 
 # -- helpers -----------------------------------------------------------------------------
+
 
 def _err(drv: LuaProcess, exc: Error) -> tuple[Any, ...]:
     """``nil, err`` for the Lua caller (bad arguments and unconvertible values raise)."""
@@ -201,6 +209,7 @@ def _target(target: Any) -> str:
 
 # -- identity and messaging ----------------------------------------------------------------
 
+
 @command("pid")
 def _pid(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, str(drv.ctx.pid))
@@ -237,8 +246,9 @@ def sized_payload(sb: Sandbox, values: tuple[Any, ...]) -> tuple[tuple[Any, ...]
     return tuple(out), size
 
 
-def send_counted(ctx: Context, dest: Pid | str, topic: str, payload: tuple[Any, ...],
-                 size: int) -> None:
+def send_counted(
+    ctx: Context, dest: Pid | str, topic: str, payload: tuple[Any, ...], size: int
+) -> None:
     """Send ``payload``; with its string bytes (``size`` > 0) through
     :meth:`~beamish.actors.Context.send_sized`, so the receiver's
     ``limits.mailbox_bytes`` applies where the backend keeps one."""
@@ -297,21 +307,62 @@ def direct_send(sb: Sandbox) -> Any:
 
 # -- processes -------------------------------------------------------------------------------
 
+
 @command("spawn")
-def _spawn(drv: LuaProcess, tid: int, flags: int, b: Any, target: Any = None, host: Any = None,
-           *args: Any) -> Any:
+def _spawn(
+    drv: LuaProcess, tid: int, flags: int, b: Any, target: Any = None, host: Any = None, *args: Any
+) -> Any:
     try:
         kw = _spawn_kwargs(drv, b, host)
-        pid = drv.ctx.spawn(_target(target), *_payload(drv, args), monitor=bool(flags & 1),
-                            link=bool(flags & 2), **kw)
+        pid = drv.ctx.spawn(
+            _target(target),
+            *_payload(drv, args),
+            monitor=bool(flags & 1),
+            link=bool(flags & 2),
+            **kw,
+        )
     except Error as exc:
         return _err(drv, exc)
+    if pending_start(pid) is not None:
+        # A host that confirms starts later (a workflow start is an RPC): ``true`` tells
+        # process.lua to yield into ``spawn_wait``, so a refused start (ID taken under a
+        # FAIL policy) is ``nil, err`` for the script, not an EXIT.
+        return (0, str(pid), True)
     return (0, str(pid))
 
 
+@command("spawn_wait")
+def _spawn_wait(drv: LuaProcess, tid: int, pid: Any = None) -> Any:
+    """Wait for the host to accept the start of ``pid`` (just spawned): ``pid`` or
+    ``nil, err`` with the host's refusal. Beside sibling tasks only this one waits."""
+    p = Pid.parse(pid) if isinstance(pid, str) else None
+    when = pending_start(p) if p is not None else None
+    if when is None:  # already confirmed (or not a pending start): nothing to wait for
+        return (0, pid)
+    outcome = Channel(name=f"start of {pid}")
+    when(outcome.put_nowait)  # claims it: a refusal is this answer, not an EXIT
+    to_lua_error = drv.sb.convert.error_to_lua
+
+    async def direct() -> tuple[Any, ...]:
+        error = await outcome.receive()
+        return (0, pid) if error is None else (0, None, to_lua_error(error))
+
+    def via_channel(drv_: LuaProcess, tid_: int) -> Any:
+        def adapt(error: Any) -> tuple[Any, ...]:
+            return (pid,) if error is None else (None, to_lua_error(error))
+
+        ch = LChannel(source=outcome, adapt=adapt, kind="spawn")
+        ch.park_receiver(Waiter(drv_, tid_))
+        drv_.park_on(ch)
+        return BLOCKED
+
+    return DirectAwait(direct, via_channel)
+
+
 @command("exec")
-def _exec(drv: LuaProcess, tid: int, b: Any, target: Any = None, host: Any = None,
-          *args: Any) -> Any:
+def _exec(
+    drv: LuaProcess, tid: int, b: Any, target: Any = None, host: Any = None, *args: Any
+) -> Any:
     try:
         kw = _spawn_kwargs(drv, b, host)
         target = _target(target)
@@ -321,8 +372,9 @@ def _exec(drv: LuaProcess, tid: int, b: Any, target: Any = None, host: Any = Non
     return exec_await(drv, target, payload, kw, _err)
 
 
-def exec_await(drv: LuaProcess, target: str, payload: tuple[Any, ...], kw: dict[str, Any],
-               err: ErrorAnswer) -> DirectAwait:
+def exec_await(
+    drv: LuaProcess, target: str, payload: tuple[Any, ...], kw: dict[str, Any], err: ErrorAnswer
+) -> DirectAwait:
     """The wait of an exec (``process.exec``, ``workflow.exec``) for the driver.
 
     Alone in its process the task awaits ``ctx.exec`` (one Temporal command in a
@@ -409,6 +461,7 @@ def _set_trap(drv: LuaProcess, tid: int, value: Any) -> tuple[Any, ...]:
 
 # -- mailbox channels ---------------------------------------------------------------------------
 
+
 def message_adapter(sb: Sandbox, *, resume: bool = False) -> Adapter:
     """The adapter turning kernel Messages into Lua message parts (one per sandbox).
 
@@ -436,8 +489,7 @@ def message_adapter(sb: Sandbox, *, resume: bool = False) -> Adapter:
         frm = sender_text(msg.sender)
         if len(payload) == 1:
             p = payload[0]
-            return (0, mark, msg.topic, frm, 1,
-                    p if type(p) in _SCALAR_FAST else to_lua(p))
+            return (0, mark, msg.topic, frm, 1, p if type(p) in _SCALAR_FAST else to_lua(p))
         return (0, mark, msg.topic, frm, len(payload), *[to_lua(p) for p in payload])
 
     if resume:
@@ -539,8 +591,9 @@ def _events_channel(drv: LuaProcess) -> LChannel:
 
 
 @command("listen")
-def _listen(drv: LuaProcess, tid: int, topic: Any = None,
-            as_message: Any = False) -> tuple[Any, ...]:
+def _listen(
+    drv: LuaProcess, tid: int, topic: Any = None, as_message: Any = False
+) -> tuple[Any, ...]:
     if not isinstance(topic, str) or not topic:
         raise Error("bad argument #1 to 'listen' (topic string expected)", kind=ErrorKind.INVALID)
     key = ("listen", topic)
@@ -573,6 +626,7 @@ def _unlisten(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
 
 
 # -- names ----------------------------------------------------------------------------------------
+
 
 @command("register")
 def _register(drv: LuaProcess, tid: int, name: Any = None, pid: Any = None) -> Any:

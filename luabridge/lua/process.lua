@@ -64,8 +64,16 @@ function process.send(dest, topic, ...)
   return send_result(ok, err)
 end
 
+-- spawn answers pid, nil | nil, err | pid, true: the host confirms the start later
+-- (a workflow): wait for that (a yield), so a refused start is nil, err.
+local function spawned(pid, extra)
+  if extra == true then return command("spawn_wait", pid) end
+  return pid, extra
+end
 local function spawner(flags)
-  return function(id, host, ...) return sync("spawn", flags, nil, id, host, box_args(...)) end
+  return function(id, host, ...)
+    return spawned(sync("spawn", flags, nil, id, host, box_args(...)))
+  end
 end
 process.spawn = spawner(0)
 process.spawn_monitored = spawner(1)
@@ -164,7 +172,9 @@ core.sec_data = sec_data
 function B.with_actor(b, a) return copy(b, {actor = sec_data(a, "actor", "with_actor")}) end
 function B.with_scope(b, s) return copy(b, {scope = sec_data(s, "scope", "with_scope")}) end
 local function bspawn(flags)
-  return function(b, id, host, ...) return sync("spawn", flags, b, id, host, box_args(...)) end
+  return function(b, id, host, ...)
+    return spawned(sync("spawn", flags, b, id, host, box_args(...)))
+  end
 end
 B.spawn = bspawn(0)
 B.spawn_monitored = bspawn(1)
