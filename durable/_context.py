@@ -26,6 +26,15 @@ How each operation maps (and how it replays)
     ``send`` to any other PID     a local activity that performs the kernel ``send`` once;
                                   its completion is recorded, so replay does not resend.
     ``send`` to our own PID       delivered locally (Wippy drops it: a [QUIRK] we fix).
+    outcome of a ``send``         leaves after the call returns: a failure (no such
+                                  workflow, a dead process) is logged. With
+                                  ``confirm_sends`` on, ``await sent()`` raises a failed
+                                  *signal* instead (``ProcessNotFound``); Lua's
+                                  ``process.send`` in a workflow does that, as Wippy's
+                                  does: ``nil, err``. A local send is never waited for:
+                                  Wippy records it as a side effect, which the Python SDK
+                                  cannot do without a round trip, and waiting would let
+                                  the script's other coroutines run first.
     ``spawn``                     child workflow (type = entry ID); the PID is returned at
                                   once (its ID is made deterministically), start-up messages
                                   follow the start in order, and the child's EXIT always
@@ -36,7 +45,8 @@ How each operation maps (and how it replays)
                                   has no terminate from inside a workflow); a local activity
                                   for ordinary processes.
     ``monitor``/``link``/...      ``Error(INVALID)``: not supported in workflow context.
-    ``register``/``lookup``       ``Error(INVALID)``: names are node state, not history.
+    ``register``/``lookup``       ``Error(INVALID)``: names are node state, not history;
+                                  ``send``/``cancel`` to a name: ``ProcessNotFound``.
     Temporal cancellation         a CANCEL event (sender ``{|topology}``) on ``events()``;
                                   the body decides; returning normally completes the
                                   workflow successfully.
@@ -96,6 +106,7 @@ from beamish.actors import (
     Message,
     Pid,
     ProcessExit,
+    ProcessNotFound,
     Target,
     check_function_id,
     check_topic,
@@ -105,7 +116,7 @@ from beamish.actors import (
 from ._convert import SIGNAL_FROM, decode_header, from_failure, to_wire
 from ._fifo import FifoChains
 from ._options import activity_options, child_options
-from ._wchannel import CLOSED, WorkflowChannel, workflow_select
+from ._wchannel import CLOSED, ArrivedMessage, WorkflowChannel, workflow_select
 
 __all__ = ["WorkflowContext", "WorkflowEnv", "WorkflowFuture"]
 
@@ -142,22 +153,37 @@ class WorkflowEnv:
     activity_options: Mapping[str, Any] = field(default_factory=dict)
 
     def is_worker(self, host: str) -> bool:
-        """Whether ``host`` is a ``temporal.worker`` of this client (ours included)."""
-        return host == self.worker or host in self.hosts
+        """Whether ``host`` is a ``temporal.worker`` of this client (ours included), or
+        the task queue of one (Wippy's workflows name a child's host by task queue)."""
+        return (
+            host == self.worker
+            or host in self.hosts
+            or host == self.task_queue
+            or host in self.hosts.values()
+        )
 
     def task_queue_of(self, host: str) -> str:
+        """The task queue a child spawned on ``host`` runs on.
+
+        ``host`` is a worker entry ID of this client or, as in Wippy, the task queue
+        of one; anything else is refused (a child on a queue no worker of this client
+        polls would wait forever).
+        """
         if host == self.worker:
             return self.task_queue
         tq = self.hosts.get(host)
-        if tq is None:
-            raise Error(
-                f"host {host!r} is not a temporal.worker of client {self.client!r}; a "
-                "workflow can spawn children only on workers of its own client "
-                f"(known: {', '.join(sorted({self.worker, *self.hosts}))})",
-                kind=ErrorKind.INVALID,
-                retryable=False,
-            )
-        return tq
+        if tq is not None:
+            return tq
+        if host == self.task_queue or host in self.hosts.values():
+            return host
+        raise Error(
+            f"host {host!r} is neither a temporal.worker of client {self.client!r} nor "
+            "the task queue of one; a workflow can spawn children only on workers of its "
+            f"own client (workers: {', '.join(sorted({self.worker, *self.hosts}))}; task "
+            f"queues: {', '.join(sorted({self.task_queue, *self.hosts.values()}))})",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
 
 
 def _unsupported(op: str, why: str) -> Error:
@@ -254,6 +280,13 @@ class WorkflowContext(Mailbox, Context):
         self._children: dict[Pid, Any] = {}  # child PID -> ChildWorkflowHandle once started
         self._tasks: set[asyncio.Task[Any]] = set()  # keep background tasks referenced
         self.cancel_requested = False
+        #: When true, a failed signal ``send`` is not logged but kept for :meth:`sent`
+        #: (the Lua ``process.send`` of a workflow waits for it, as Wippy's does).
+        self.confirm_sends = False
+        self._last_send: asyncio.Task[Exception | None] | None = None
+        #: When true, :meth:`select` takes the item that arrived first among the ready
+        #: channels, not the first ready channel (the Lua driver's wait: ``_wchannel``).
+        self.select_by_arrival = False
 
     # ==================================================================================
     # Inbound: signals and events (called by the workflow class)
@@ -277,7 +310,7 @@ class WorkflowContext(Mailbox, Context):
     async def select(
         self, channels: Sequence[Any], timeout: float | None = None
     ) -> tuple[Any, Any] | None:
-        return await workflow_select(channels, timeout)
+        return await workflow_select(channels, timeout, by_arrival=self.select_by_arrival)
 
     # ==================================================================================
     # Outbound: send, cancel, terminate (ordered per destination)
@@ -285,12 +318,7 @@ class WorkflowContext(Mailbox, Context):
 
     def _is_workflow_pid(self, pid: Pid) -> bool:
         env = self.env
-        return (
-            pid.node == env.client
-            or pid.host == env.worker
-            or pid.host in env.hosts
-            or pid.host == "temporal"
-        )
+        return pid.node == env.client or env.is_worker(pid.host) or pid.host == "temporal"
 
     def _resolve(self, dest: Pid | str, op: str) -> Pid:
         if type(dest) is Pid:
@@ -298,10 +326,12 @@ class WorkflowContext(Mailbox, Context):
         if isinstance(dest, str) and Pid.looks_like(dest):
             return Pid.parse(dest)
         if isinstance(dest, str):
-            raise _unsupported(
-                f"{op} to the name {dest!r}",
-                "names are node state, not workflow history; pass a PID (look the name up "
-                "in an activity or before starting the workflow)",
+            # As an unknown name is for a process (and as Wippy answers a workflow):
+            # NOT_FOUND. A workflow can never resolve a name: names are node state.
+            raise ProcessNotFound(
+                f"could not resolve {dest!r} as a PID: {op} from a workflow needs a PID "
+                "('{node@host|id}'); names are node state, not workflow history (look the "
+                "name up in an activity or before starting the workflow)"
             )
         raise Error(
             f"destination must be a PID, got {type(dest).__name__}",
@@ -312,6 +342,35 @@ class WorkflowContext(Mailbox, Context):
     def _after(self, key: str, op: Callable[[], Awaitable[Any]], what: str) -> None:
         """Run ``op`` once every earlier operation to ``key`` has finished (FIFO)."""
         self._outbox.run_after(key, op, what)
+
+    def _send_after(
+        self, key: str, op: Callable[[], Awaitable[Any]], what: str, *, confirm: bool
+    ) -> None:
+        task = self._outbox.run_after(key, op, what, report=not confirm)
+        self._last_send = task if confirm else None
+
+    @property
+    def send_pending(self) -> bool:
+        """True when :meth:`sent` has a signal to wait for."""
+        return self._last_send is not None
+
+    async def sent(self) -> None:
+        """Wait until the last signal :meth:`send` made (with ``confirm_sends`` on) has
+        left; raise its failure as an :class:`~beamish.actors.Error`:
+        ``ProcessNotFound`` for a workflow that does not exist or has finished. Returns
+        at once if there is nothing to wait for (the last send was local)."""
+        task, self._last_send = self._last_send, None
+        if task is None:
+            return
+        exc = await task
+        if exc is None:
+            return
+        if (
+            isinstance(exc, temporalio.exceptions.ApplicationError)
+            and exc.type == "ExternalWorkflowExecutionNotFound"
+        ):  # Temporal's answer to a signal for a workflow that is not running
+            raise ProcessNotFound(f"no running workflow to signal: {exc.message}")
+        raise from_failure(exc)
 
     async def _flush(self) -> None:
         """Wait until everything sent so far has left (run at exit: a workflow that
@@ -333,25 +392,30 @@ class WorkflowContext(Mailbox, Context):
         pid = self._resolve(dest, "send")
         payload = isolate_args(payload)
         if pid == self.pid:
-            self._deliver(Message(topic, self.pid, payload))
+            self._deliver(ArrivedMessage(topic, self.pid, payload))
             return
         args = [to_wire(p) for p in payload]
         if self._is_workflow_pid(pid):
             handle = workflow.get_external_workflow_handle(pid.id)
-            self._after(
+            self._send_after(
                 pid.id,
                 lambda: handle.signal(topic, args=args),
                 f"signal {topic!r} to workflow {pid}",
+                confirm=self.confirm_sends,
             )
         else:
-            self._after(
-                str(pid),
-                lambda: workflow.execute_local_activity(
+
+            async def local_send() -> None:
+                alive = await workflow.execute_local_activity(
                     SEND_ACTIVITY,
                     args=[str(pid), topic, args, str(self.pid)],
                     start_to_close_timeout=LOCAL_OP_TIMEOUT,
-                ),
-                f"send {topic!r} to process {pid}",
+                )
+                if alive is False:
+                    raise ProcessNotFound(f"process {pid} is not alive (send {topic!r})")
+
+            self._send_after(
+                str(pid), local_send, f"send {topic!r} to process {pid}", confirm=False
             )
 
     def cancel(self, dest: Pid | str, reason: str = "") -> None:

@@ -23,7 +23,7 @@ Invariants
       is removed once it is done (if nothing newer replaced it).
     * An operation starts only after every barrier queued before it for the same key is
       done, whether that barrier succeeded or failed: a failed operation is reported to
-      ``on_error`` and never stops the chain.
+      ``on_error`` (or, unreported, is its task's result) and never stops the chain.
     * A non-barrier operation (an exit watcher that waits for the start before it) waits
       like the others but nothing waits for it.
     * Every running task is referenced (``_tasks``) until it ends, so none is collected
@@ -62,15 +62,18 @@ class FifoChains:
         what: str,
         *,
         barrier: bool = True,
-    ) -> asyncio.Task[None]:
-        """Queue ``op()`` for ``key`` behind everything queued for it so far; its task.
+        report: bool = True,
+    ) -> asyncio.Task[Exception | None]:
+        """Queue ``op()`` for ``key`` behind everything queued for it so far; its task,
+        whose result is the exception ``op`` raised (``None`` if it succeeded).
 
         Call on the loop that runs the operations. ``barrier=False``: ``op`` waits for
-        the earlier operations, but later ones do not wait for it.
+        the earlier operations, but later ones do not wait for it. ``report=False``: a
+        failure is not passed to ``on_error``; the caller reads it from the task.
         """
         prev = self._last.get(key)
 
-        async def run() -> None:
+        async def run() -> Exception | None:
             if prev is not None and not prev.done():
                 await asyncio.wait((prev,))
             try:
@@ -78,7 +81,10 @@ class FifoChains:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # an undeliverable operation is not the sender's failure
-                self._on_error(what, e)
+                if report:
+                    self._on_error(what, e)
+                return e
+            return None
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

@@ -4,7 +4,7 @@ What it is for
     ``spawn("app:order", ..., host="app:worker")`` on a worker host starts a *workflow*
     and returns a PID ``{client@worker|workflow_id}`` that behaves like any other:
     ``send`` signals it, ``cancel`` requests Temporal cancellation, ``terminate``
-    terminates it, monitors get EXIT and links LINK_DOWN when it ends, ``exec`` waits for
+    terminates it, monitors get EXIT when it ends, links EXIT or LINK_DOWN, ``exec`` waits for
     its result. :class:`WorkerHost` implements the kernel's
     :class:`~beamish.actors.Host` seam for that. What the workers of one
     ``temporal.client`` share (the embedded dev server, the asyncio bridge thread, the
@@ -20,9 +20,15 @@ Design chosen
       order it was issued.
     * **The PID exists before the workflow does.** ``spawn`` picks the workflow ID
       (``name``, ``temporal.workflow.id`` option, or a fresh ``0x…`` ID), attaches the
-      parent's monitor/link, queues the start and returns. A start that fails later
-      (ID conflict, server down) is reported like any exit: EXIT with the error to
-      monitors, LINK_DOWN to links, the error to ``exec``.
+      parent's monitor/link, queues the start and returns, so ``Context.spawn`` stays
+      synchronous. Its outcome is registered with
+      :func:`beamish.actors.set_pending_start`: a yielding caller (the Lua
+      ``process.spawn``) awaits it right after ``spawn`` and gets a refused start as
+      ``nil, err``, as Wippy's synchronous start does; nothing else is told then. When
+      nobody claimed it, a refused or failed start is reported like an exit, to what
+      *that* spawn attached: EXIT with the error to its monitor, LINK_DOWN to its link,
+      the error to ``exec``/``wait`` (a refusal never touches the watchers of the
+      workflow already running under that ID).
     * **Exits come from a watcher**: one asyncio task per watched workflow long-polls
       its result (following continue-as-new), retrying through server restarts; the
       outcome crosses to trio and :meth:`Node.notify_exit` delivers it exactly as for a
@@ -36,15 +42,23 @@ Design chosen
       messages and signal payloads that are cyclic, not JSON data or over
       ``_convert.MAX_PAYLOAD_BYTES`` raise ``Error(INVALID)`` from ``spawn``/``send``
       itself; nothing of such a start or signal reaches Temporal.
-    * **Naming.** With a name (``with_name``) or an explicit ID the start is idempotent:
-      conflict policy USE_EXISTING, so a second spawn returns the same PID and its
-      start-up messages go to the running workflow. Without one the policy is FAIL.
-      Both can be overridden with ``temporal.workflow.id_conflict_policy`` /
-      ``id_reuse_policy`` options.
+    * **A name means once.** With a name (``with_name``) or an explicit ID the start is
+      a singleton, Wippy's rule: conflict policy USE_EXISTING, so a second spawn returns
+      the same PID and its start-up messages go to the running workflow; and, beamish's
+      default where Wippy leaves the server's, reuse policy REJECT_DUPLICATE, so a
+      workflow that has finished is not run again, also by a restarted app: the spawn
+      returns its PID and monitors/``exec`` get EXIT with its result from Temporal
+      (start-up messages for it are refused: they cannot be delivered). Re-running is
+      explicit: ``temporal.workflow.id_reuse_policy = allow_duplicate``. Without a name
+      the policy is FAIL. ``temporal.workflow.execution_error_when_already_started =
+      true`` makes a named start FAIL too. A refusal (``Error(ALREADY_EXISTS)``) says
+      whether the existing workflow is running or finished (completed, failed…) and
+      which policy refused.
     * **Links are one-way.** A workflow linked to a process sends that process LINK_DOWN
-      when it fails (kernel semantics: nothing on a normal exit); a process that dies does
-      not stop a workflow linked to it — durable work outlives its starter (cancel it
-      explicitly if it must stop).
+      when it fails and, as in Wippy, an EXIT with its result when it completes (a link
+      between processes says nothing on a normal exit); a process that dies does not
+      stop a workflow linked to it, the link is dropped: durable work outlives its
+      starter (cancel it explicitly if it must stop).
 
 Start options (``options=`` of spawn, Wippy's ``workflow.<opt>`` or
 ``temporal.workflow.<opt>``; the prefix may be dropped) are read by
@@ -60,6 +74,9 @@ Invariants
       that exit has been delivered; afterwards it is remembered in ``_finished``
       (bounded), so ``send`` to it raises :class:`ProcessNotFound` like a dead process.
       Every ``_watches`` entry has a poll running (``polling``), so none leaks.
+    * Every spawn's start ticket is in ``_unconfirmed`` (and registered as its PID's
+      pending start) until the start is accepted or refused, or the host closes; each
+      is resolved exactly once.
 """
 
 from __future__ import annotations
@@ -88,6 +105,8 @@ from beamish.actors import (
     Pid,
     ProcessNotFound,
     SpawnRequest,
+    pending_start,
+    set_pending_start,
 )
 
 from ._bridge import AsyncioBridge
@@ -140,6 +159,34 @@ class _Watch:
     polling: bool = False
 
 
+class _StartTicket:
+    """One spawn's start outcome (trio thread only): resolved once, when Temporal has
+    accepted or refused the start. ``monitor``/``link``: the parent, when that spawn
+    attached it (so a refusal detaches exactly what the spawn attached)."""
+
+    __slots__ = ("awaited", "callbacks", "done", "error", "link", "monitor", "pid", "told")
+
+    def __init__(self, pid: Pid, monitor: Pid | None, link: Pid | None) -> None:
+        self.pid = pid
+        self.monitor = monitor
+        self.link = link
+        self.awaited = False
+        self.done = False
+        #: exit callbacks (``exec``/``wait``) registered right after the spawn
+        self.callbacks: list[Callable[[Any, Error | None], None]] = []
+        #: who claimed the outcome (:data:`~beamish.actors._host.PendingStart`)
+        self.told: list[Callable[[Error | None], None]] = []
+        self.error: Error | None = None
+
+    def when(self, done: Callable[[Error | None], None]) -> None:
+        """Claim the outcome: ``done(error or None)`` once known; no EXIT for a refusal."""
+        self.awaited = True
+        if self.done:
+            done(self.error)
+        else:
+            self.told.append(done)
+
+
 class WorkerHost(Host):
     """A ``temporal.worker``: spawn starts workflows; their PIDs behave like processes."""
 
@@ -164,6 +211,7 @@ class WorkerHost(Host):
         self._watches: dict[str, _Watch] = {}
         self._finished: OrderedDict[str, tuple[Any, Error | None]] = OrderedDict()
         self._chains = FifoChains(_log_failure)  # per workflow ID; used on the loop only
+        self._unconfirmed: set[_StartTicket] = set()  # starts not yet accepted/refused
         self.started = 0
         self.signals = 0
         self.worker_enabled = True
@@ -225,8 +273,19 @@ class WorkerHost(Host):
                 await self.worker.aclose()
 
     async def aclose(self) -> None:
-        """Node shutdown: stop the client (every worker on it, the bridge, the server)."""
+        """Node shutdown: stop the client (every worker on it, the bridge, the server).
+        A start still unconfirmed then is refused with ``Error(UNAVAILABLE)``."""
         await self.client.aclose()
+        for ticket in list(self._unconfirmed):
+            self._resolved(
+                ticket,
+                Error(
+                    f"temporal.worker {self.name!r} stopped before the start of workflow "
+                    f"{ticket.pid} was confirmed",
+                    kind=ErrorKind.UNAVAILABLE,
+                    retryable=True,
+                ),
+            )
 
     # ==================================================================================
     # Spawning
@@ -262,31 +321,38 @@ class WorkerHost(Host):
             for t, payload in request.messages
         ]
         watched = parent is not None and (request.monitor or request.link)
+        own_monitor = own_link = None
         if watched:
             watch = self._watch(wf_id)
-            if request.monitor:
+            if request.monitor and parent not in watch.monitors:
                 watch.monitors.add(parent)
-            if request.link:
+                own_monitor = parent
+            if request.link and parent not in watch.links:
                 watch.links.add(parent)
+                own_link = parent
+            if request.link:
                 self.node.link_one_way(parent, pid)
         self._finished.pop(wf_id, None)
         header: dict[str, Any] = dict(request.context or {})
         sender = str(parent) if parent is not None else None
         self.started += 1
+        ticket = _StartTicket(pid, own_monitor, own_link)
         self._chain(
             wf_id,
             functools.partial(
-                self._start_on_loop, pid, target, args, messages, header, sender, kwargs
+                self._start_on_loop, ticket, target, args, messages, header, sender, kwargs
             ),
             f"start of workflow {pid}",
         )
+        set_pending_start(pid, ticket.when)
+        self._unconfirmed.add(ticket)
         if watched:
             self._ensure_polling(wf_id)
         return pid
 
     async def _start_on_loop(
         self,
-        pid: Pid,
+        ticket: _StartTicket,
         entry_id: str,
         args: list[Any],
         messages: list[tuple[str, list[Any]]],
@@ -294,15 +360,18 @@ class WorkerHost(Host):
         sender: str | None,
         kwargs: dict[str, Any],
     ) -> None:
+        """Start the workflow; resolve ``ticket`` with the outcome (see :meth:`_resolved`)."""
         client = self.client.client
         assert client is not None
+        pid = ticket.pid
         if sender:
             header = {**header, SIGNAL_FROM: sender}
         token = client_header.set(header or None)
         try:
             # Signal-with-start (atomic start + first message) refuses conflict policy
             # FAIL; then the start is plain and every message follows as a signal.
-            fail = kwargs["id_conflict_policy"] is temporalio.common.WorkflowIDConflictPolicy.FAIL
+            conflict = kwargs["id_conflict_policy"]
+            fail = conflict is temporalio.common.WorkflowIDConflictPolicy.FAIL
             first = messages[0] if messages and not fail else None
             rest = messages[1:] if first else messages
             try:
@@ -315,23 +384,67 @@ class WorkerHost(Host):
                     **kwargs,
                 )
             except temporalio.exceptions.WorkflowAlreadyStartedError as e:
-                err = Error(
-                    f"workflow {pid} is already running (id conflict policy FAIL); spawn "
-                    "with a name for an idempotent start",
-                    kind=ErrorKind.ALREADY_EXISTS,
-                    retryable=False,
-                    details={"workflow_id": pid.id, "type": e.workflow_type},
-                )
-                self._exit_soon(pid.id, None, err, remember=False)
+                # Refused: running under FAIL, or closed and the reuse policy says no.
+                status = await _status_of(client, pid.id)
+                use_existing = conflict is temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING
+                if use_existing and status != "running" and not messages:
+                    # A name means once: the finished workflow *is* the one asked for;
+                    # its PID is returned and its watchers get its remembered result.
+                    self._resolve_soon(ticket, None)
+                    return
+                self._resolve_soon(ticket, _refused(pid, status, kwargs, bool(messages), e))
                 return
             except Exception as e:
-                self._exit_soon(pid.id, None, _start_error(pid, e))
+                err = _start_error(pid, e)
+                self._resolve_soon(ticket, err)
+                self._exit_soon(pid.id, None, err)
                 return
+            self._resolve_soon(ticket, None)
             handle = client.get_workflow_handle(pid.id)
             for topic, payload in rest:
                 await handle.signal(topic, args=payload)
         finally:
             client_header.reset(token)
+
+    def _resolve_soon(self, ticket: _StartTicket, error: Error | None) -> None:
+        bridge = self.client.bridge
+        if bridge is not None:
+            bridge.trio_soon(self._resolved, ticket, error)
+
+    def _resolved(self, ticket: _StartTicket, error: Error | None) -> None:
+        """On the trio thread: the start of ``ticket`` was accepted (``error`` None) or
+        refused. A refused spawn detaches the monitor/link it attached; the caller that
+        claimed the ticket gets the error, otherwise that monitor/link gets EXIT /
+        LINK_DOWN with it. Other watchers of the ID (of a running workflow) are untouched.
+        """
+        if ticket.done:
+            return
+        self._unconfirmed.discard(ticket)
+        pid = ticket.pid
+        if _is_pending(pid, ticket):
+            set_pending_start(pid, None)
+        ticket.error = error
+        ticket.done = True
+        if error is not None:
+            w = self._watches.get(pid.id)
+            if w is not None:
+                w.monitors.discard(ticket.monitor)  # type: ignore[arg-type]
+                w.links.discard(ticket.link)  # type: ignore[arg-type]
+                for cb in ticket.callbacks:
+                    with contextlib.suppress(ValueError):
+                        w.callbacks.remove(cb)
+            for cb in ticket.callbacks:
+                cb(None, error)
+            if not ticket.awaited and (ticket.monitor or ticket.link):
+                self.node.notify_exit(
+                    pid,
+                    None,
+                    error,
+                    monitors=[ticket.monitor] if ticket.monitor else [],
+                    links=[ticket.link] if ticket.link else [],
+                )
+        for done in ticket.told:
+            done(error)
 
     # ==================================================================================
     # Operations on workflow PIDs
@@ -441,6 +554,9 @@ class WorkerHost(Host):
         if done is not None:
             callback(*done)
             return
+        ticket = _pending_ticket(pid)
+        if ticket is not None:  # right after its spawn (exec): a refusal goes to it too
+            ticket.callbacks.append(callback)
         self._watch(pid.id).callbacks.append(callback)
         self._ensure_polling(pid.id)
 
@@ -499,32 +615,31 @@ class WorkerHost(Host):
             self._exit_soon(wf_id, value, None)
             return
 
-    def _exit_soon(
-        self, wf_id: str, value: Any, error: Error | None, *, remember: bool = True
-    ) -> None:
-        """From the loop: deliver the exit on the trio thread.
-
-        ``remember=False`` (a refused duplicate start): the waiters get the error, but
-        the workflow of that ID, which is running, is not marked finished.
-        """
+    def _exit_soon(self, wf_id: str, value: Any, error: Error | None) -> None:
+        """From the loop: deliver the exit on the trio thread."""
         bridge = self.client.bridge
         if bridge is not None:
-            bridge.trio_soon(self._exited, wf_id, value, error, remember)
+            bridge.trio_soon(self._exited, wf_id, value, error)
 
-    def _exited(self, wf_id: str, value: Any, error: Error | None, remember: bool = True) -> None:
+    def _exited(self, wf_id: str, value: Any, error: Error | None) -> None:
         """On the trio thread: EXIT to monitors, link outcome to links, callbacks."""
         if wf_id in self._finished:
             return
-        if remember:
-            self._finished[wf_id] = (value, error)
-            while len(self._finished) > FINISHED_MEMORY:
-                self._finished.popitem(last=False)
+        self._finished[wf_id] = (value, error)
+        while len(self._finished) > FINISHED_MEMORY:
+            self._finished.popitem(last=False)
         w = self._watches.pop(wf_id, None)
         if w is None:
             return
         pid = Pid(self.name, wf_id, self.client.name)
-        if w.monitors or w.links:
-            self.node.notify_exit(pid, value, error, monitors=list(w.monitors), links=list(w.links))
+        if error is None:
+            # Wippy's rule for workflows: a linked process hears of a normal end too,
+            # as an EXIT carrying the result (a failure is LINK_DOWN, as for processes).
+            monitors, links = [*w.monitors, *(w.links - w.monitors)], []
+        else:
+            monitors, links = list(w.monitors), list(w.links)
+        if monitors or links:
+            self.node.notify_exit(pid, value, error, monitors=monitors, links=links)
         for cb in w.callbacks:
             cb(value, error)
 
@@ -575,8 +690,7 @@ def _start_args(target: str, args: Any) -> list[Any]:
     """The start arguments as wire data, refused (``Error(INVALID)``) when cyclic, not
     JSON data or over :data:`MAX_PAYLOAD_BYTES` together."""
     wire = [
-        to_wire(a, f"argument {i} of the start of workflow {target}")
-        for i, a in enumerate(args, 1)
+        to_wire(a, f"argument {i} of the start of workflow {target}") for i, a in enumerate(args, 1)
     ]
     check_size(wire, f"the start of workflow {target}")
     return wire
@@ -588,6 +702,67 @@ def _signal_args(workflow: Any, topic: str, payload: Any, what: str = "signal") 
     wire = [to_wire(v, where) for v in payload]
     check_size(wire, where)
     return wire
+
+
+def _pending_ticket(pid: Pid) -> _StartTicket | None:
+    """The unclaimed ticket of the spawn that just returned ``pid``, if any."""
+    ticket = getattr(pending_start(pid), "__self__", None)
+    return ticket if isinstance(ticket, _StartTicket) and not ticket.done else None
+
+
+def _is_pending(pid: Pid, ticket: _StartTicket) -> bool:
+    return getattr(pending_start(pid), "__self__", None) is ticket
+
+
+async def _status_of(client: temporalio.client.Client, wf_id: str) -> str:
+    """The latest run's status in lower case (``running``, ``completed``, ``failed``,
+    ``canceled``, ``terminated``, ``timed_out``…), ``unknown`` if it cannot be read."""
+    try:
+        desc = await client.get_workflow_handle(wf_id).describe()
+    except Exception:
+        return "unknown"
+    status = desc.status
+    return status.name.lower() if status is not None else "unknown"
+
+
+def _refused(
+    pid: Pid,
+    status: str,
+    kwargs: Mapping[str, Any],
+    messages: bool,
+    exc: temporalio.exceptions.WorkflowAlreadyStartedError,
+) -> Error:
+    """The error of a start Temporal refused because workflow ID ``pid.id`` is taken:
+    says what the existing workflow is doing and which policy refused."""
+    conflict = kwargs["id_conflict_policy"].name
+    reuse_policy = kwargs.get("id_reuse_policy")
+    reuse = reuse_policy.name if reuse_policy is not None else "ALLOW_DUPLICATE"
+    details = {
+        "workflow_id": pid.id,
+        "type": exc.workflow_type,
+        "status": status,
+        "id_conflict_policy": conflict,
+        "id_reuse_policy": reuse,
+    }
+    if status == "running":
+        msg = (
+            f"workflow {pid} is already running (id conflict policy {conflict}); spawn "
+            "with a name or temporal.workflow.id_conflict_policy = use_existing to reach "
+            "the running one"
+        )
+    elif messages and conflict == "USE_EXISTING":
+        msg = (
+            f"workflow {pid} has already finished ({status}) and id reuse policy {reuse} "
+            "refuses a new run, so its start-up messages cannot be delivered; set "
+            "temporal.workflow.id_reuse_policy = allow_duplicate to run it again"
+        )
+    else:
+        msg = (
+            f"workflow {pid} has already finished ({status}) and id reuse policy {reuse} "
+            f"refuses a new run (id conflict policy {conflict}); set "
+            "temporal.workflow.id_reuse_policy = allow_duplicate to run it again"
+        )
+    return Error(msg, kind=ErrorKind.ALREADY_EXISTS, retryable=False, details=details)
 
 
 def _start_error(pid: Pid, exc: BaseException) -> Error:

@@ -20,9 +20,10 @@ Determinism
     2. Every effect goes through a yield (the driver's commands); time, ids and
        randomness come from the workflow context.
     3. Only deterministic modules can be required: ``time``, ``json``, ``funcs``,
-       ``uuid``, ``ctx``, ``logger``, ``workflow`` (plus the globals ``process``,
-       ``channel``, ``errors``, ``payload``). Listing another module in ``modules:`` is
-       a load error naming it.
+       ``uuid``, ``ctx``, ``logger``, ``workflow``, ``hash``, ``crypto`` (its random
+       bytes and nonces come from the workflow's recorded randomness), plus the globals
+       ``process``, ``channel``, ``errors``, ``payload``. Listing another module in
+       ``modules:`` is a load error naming it.
     4. Deterministic iteration: the sandbox uses Lua 5.5 with ``string_hash_seed=0``
        (``pairs`` over string keys is reproducible across OS processes), and
        ``math.random`` is seeded from ``workflow.random()`` at the start of every run, so
@@ -34,8 +35,10 @@ Determinism
     the error's kind), never just the task.
 
 The ``workflow`` module (Wippy's documented API)
-    ``workflow.info()`` (nil outside a workflow), ``workflow.exec(id, ...)`` (child
-    workflow, ``result, err``), ``workflow.version(change_id, min, max)``,
+    ``workflow.info()`` (nil outside a workflow), ``workflow.exec(id, ...)`` and its
+    alias ``workflow.execute`` (child workflow, ``result, err``; in a function or
+    process the entry's worker starts it, ``_wfmodule.py``),
+    ``workflow.version(change_id, min, max)``,
     ``workflow.attrs{memo=...}`` (search attributes: INVALID, not supported yet),
     ``workflow.history_length()``, ``workflow.history_size()``.
 
@@ -54,6 +57,7 @@ from beamish.actors import Context, Error, ErrorKind
 from beamish.luabridge import (
     DEFAULT_MAX_MEMORY,
     GLOBAL_MODULES,
+    DirectAwait,
     Driver,
     HostLua,
     LuaEntrySpec,
@@ -65,6 +69,9 @@ from beamish.luabridge import (
     run_lua_process,
 )
 
+from ._context import WorkflowContext
+from ._wfmodule import exec_outside
+
 __all__ = [
     "WORKFLOW_INSTRUCTION_BUDGET",
     "WORKFLOW_MODULES",
@@ -75,12 +82,17 @@ __all__ = [
 ]
 
 #: Modules a workflow script may list in ``modules:`` (deterministic ones only).
-WORKFLOW_MODULES = frozenset({"time", "json", "funcs", "uuid", "ctx", "logger", "workflow"})
+WORKFLOW_MODULES = frozenset(
+    {"time", "json", "funcs", "uuid", "ctx", "logger", "workflow", "hash", "crypto"}
+)
 #: Instructions per resume: ~0.1-0.3 s of Lua at most, far below the 2 s deadlock detector.
 WORKFLOW_INSTRUCTION_BUDGET = 30_000_000
 
 #: Privileged Lua, ``lua/workflow.lua``: called with (core); returns the module table.
 WORKFLOW_LUA = HostLua("beamish.durable", "workflow.lua")
+#: Privileged Lua, ``lua/send.lua``: called with (core, process); makes ``process.send``
+#: wait for the send's outcome.
+SEND_LUA = HostLua("beamish.durable", "send.lua")
 
 
 def _in_workflow(drv: Driver) -> bool:
@@ -153,17 +165,30 @@ def _wf_attrs(drv: Driver, tid: int, t: Any = None) -> tuple[Any, ...]:
     return (0, True)
 
 
+@command("wf_sent")
+def _wf_sent(drv: Driver, tid: int) -> Any:
+    """After a ``process.send`` that left the script: wait for its outcome (a signal's
+    answer from Temporal); ``true`` or ``nil, err``. A local send, or any send outside
+    a workflow: ``true`` at once, without yielding to the script's other coroutines."""
+    ctx = drv.ctx
+    if not isinstance(ctx, WorkflowContext) or not ctx.send_pending:
+        return (0, True)
+
+    async def confirmed() -> tuple[Any, ...]:
+        try:
+            await ctx.sent()
+        except Error as exc:
+            return _err(drv, exc)
+        return (0, True)
+
+    return DirectAwait(confirmed)
+
+
 @command("wf_exec")
 def _wf_exec(drv: Driver, tid: int, target: Any = None, *args: Any) -> Any:
     if not _in_workflow(drv):
-        return _err(
-            drv,
-            Error(
-                "workflow.exec is not yet supported outside a workflow",
-                kind=ErrorKind.INVALID,
-                retryable=False,
-            ),
-        )
+        # A function or process: the entry's worker runs it (``_wfmodule.py``).
+        return exec_outside(drv, target, args)
     if not isinstance(target, str) or not target:
         return (1, "bad argument #1 to 'exec' (workflow entry ID expected)")
     payload = tuple(drv.sb.from_lua(a) for a in args)
@@ -196,6 +221,9 @@ def new_workflow_sandbox(
     )
     install_modules(sb)
     install_workflow_module(sb)
+    process = sb.core.process
+    sb.eval_privileged(SEND_LUA, sb.core, process)
+    sb.install_module("process", process, is_global=True)  # scripts see the new send
     return sb
 
 
@@ -251,6 +279,9 @@ class LuaWorkflow:
         # math.random seeded from the context: in a workflow that draw is recorded, so
         # replay seeds the same and the script draws the same numbers.
         sb.eval_privileged("math.randomseed(...)", int(ctx.random() * 2**53), name="seed")
+        if isinstance(ctx, WorkflowContext):  # Wippy's semantics for scripts:
+            ctx.confirm_sends = True  # process.send waits for a signal's outcome
+            ctx.select_by_arrival = True  # coroutines see messages in arrival order
         lspec = self.prepare(sb)
         return await run_lua_process(ctx, sb, lspec, self.spec.method or "main", args)
 

@@ -25,9 +25,12 @@ Names
     ``cron_schedule``, ``memo``. Only from outside (:func:`start_options`):
     ``task_queue``, ``start_delay``, ``id_conflict_policy`` (``use_existing`` | ``fail`` |
     ``terminate_existing``; default ``use_existing`` for a named start, so it is
-    idempotent, else ``fail``). Only for children (:func:`child_options`; a child's task
-    queue is its host's): ``parent_close_policy`` (``terminate`` | ``abandon`` |
-    ``request_cancel``), ``wait_for_cancellation`` (``false``: cancel without waiting).
+    idempotent, else ``fail``), ``execution_error_when_already_started`` (``true``: a
+    named start fails instead of reaching the running workflow); a named start's
+    ``id_reuse_policy`` defaults to ``reject_duplicate`` (a name means once).
+    Only for children (:func:`child_options`; a child's task queue is its host's):
+    ``parent_close_policy`` (``terminate`` | ``abandon`` | ``request_cancel``),
+    ``wait_for_cancellation`` (``false``: cancel without waiting).
 
     ``retry_policy`` = {``initial_interval``, ``backoff_coefficient``,
     ``maximum_interval``, ``maximum_attempts``, ``non_retryable_error_types``}, or a
@@ -216,20 +219,37 @@ def start_options(
     """Keyword arguments for ``Client.start_workflow`` (with ``id`` if given).
 
     ``task_queue`` is the worker's, unless the ``task_queue`` option overrides it.
-    ``named``: the caller gives the workflow a name; a named start (or one with an
-    ``id`` option) defaults to conflict policy USE_EXISTING, otherwise FAIL.
+    ``named``: the caller gives the workflow a name. A named start (or one with an
+    ``id`` option) is a singleton: conflict policy USE_EXISTING and reuse policy
+    REJECT_DUPLICATE unless given, so a second spawn reaches the running workflow and a
+    finished one is not run again (across restarts too). A start with a fresh ID
+    defaults to FAIL. ``execution_error_when_already_started`` (bool, default: not
+    named) picks FAIL over USE_EXISTING when no conflict policy is given.
+    Raises ``Error(INVALID)`` for a bad policy name or a non-boolean flag.
     """
     o = strip_prefixes(options or {}, "temporal.", "workflow.")
     kw = _workflow_options(o)
     kw["task_queue"] = str(o.get("task_queue") or task_queue)
+    manual = named or "id" in kw
+    error_when_started = o.get("execution_error_when_already_started")
+    if error_when_started is None:
+        error_when_started = not manual
+    elif not isinstance(error_when_started, bool):
+        raise _invalid(
+            "workflow.execution_error_when_already_started must be true or false, got "
+            f"{error_when_started!r}"
+        )
     if o.get("id_conflict_policy"):
         kw["id_conflict_policy"] = _choice(
             _CONFLICT, o["id_conflict_policy"], "workflow.id_conflict_policy"
         )
-    elif named or "id" in kw:
-        kw["id_conflict_policy"] = temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING
-    else:
+    elif error_when_started:
         kw["id_conflict_policy"] = temporalio.common.WorkflowIDConflictPolicy.FAIL
+    else:
+        kw["id_conflict_policy"] = temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING
+    if manual and "id_reuse_policy" not in kw:
+        # A name means once: a finished workflow is not run again unless asked.
+        kw["id_reuse_policy"] = temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE
     if o.get("start_delay") is not None:
         kw["start_delay"] = duration(o["start_delay"], "workflow.start_delay")
     return kw

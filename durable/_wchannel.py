@@ -20,6 +20,14 @@ Design chosen
       kernel's :class:`~beamish.actors.Timeout` and leave the channel unchanged.
     * Everything runs on one loop whose scheduling order Temporal fixes, so the order in
       which receivers wake is deterministic on replay.
+    * Every queued item carries an *arrival stamp* (an :class:`ArrivedMessage`, a
+      signal's, is stamped when it arrives, so its place survives a wait in the mailbox's
+      backlog). ``workflow_select(..., by_arrival=True)`` takes the oldest item among
+      the ready channels instead of the first ready channel: the Lua driver waits that
+      way for all its parked coroutines, so a script's coroutines see the workflow's
+      messages in the order they came (Wippy's order), whichever listened first. The
+      stamps come from one counter; only their order within a workflow matters, and
+      that order is the replayed order of deliveries.
 
 Alternatives rejected
     * ``asyncio.Queue``: no close/drain semantics, no multi-channel select, and its
@@ -39,6 +47,7 @@ Invariants
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -47,19 +56,33 @@ import temporalio.workflow as workflow
 
 # The kernel's own CLOSED sentinel and WouldBlock, so drivers compare against one object
 # whichever backend made the channel.
-from beamish.actors import CLOSED, Error, ErrorKind, Timeout, WouldBlock
+from beamish.actors import CLOSED, Error, ErrorKind, Message, Pid, Timeout, WouldBlock
 
-__all__ = ["CLOSED", "WorkflowChannel", "WouldBlock", "workflow_select"]
+__all__ = ["CLOSED", "ArrivedMessage", "WorkflowChannel", "WouldBlock", "workflow_select"]
+
+#: Arrival stamps, increasing (see the module doc).
+_arrival = itertools.count(1).__next__
+
+
+class ArrivedMessage(Message):
+    """A message stamped when it reached the workflow (see the module doc)."""
+
+    __slots__ = ("arrived",)
+
+    def __init__(self, topic: str, sender: Pid | None, payload: tuple[Any, ...]) -> None:
+        super().__init__(topic, sender, payload)
+        self.arrived = _arrival()
 
 
 class WorkflowChannel:
     """An unbounded FIFO channel on the workflow loop (kernel ``Channel`` interface)."""
 
-    __slots__ = ("_closed", "_items", "_waiters", "name")
+    __slots__ = ("_closed", "_items", "_stamps", "_waiters", "name")
 
     def __init__(self, name: str = "") -> None:
         self.name = name
         self._items: deque[Any] = deque()
+        self._stamps: deque[int] = deque()  # arrival stamp of each item, in step
         self._waiters: list[asyncio.Future[None]] = []
         self._closed = False
 
@@ -73,6 +96,7 @@ class WorkflowChannel:
                 retryable=False,
             )
         self._items.append(value)
+        self._stamps.append(getattr(value, "arrived", None) or _arrival())
         self._wake_one()
 
     def close(self) -> None:
@@ -90,6 +114,10 @@ class WorkflowChannel:
 
     # -- consumer side ------------------------------------------------------------------
 
+    def _take(self) -> Any:
+        self._stamps.popleft()
+        return self._items.popleft()
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -99,7 +127,7 @@ class WorkflowChannel:
 
     def receive_nowait(self) -> Any:
         if self._items:
-            return self._items.popleft()
+            return self._take()
         if self._closed:
             return CLOSED
         raise WouldBlock
@@ -119,20 +147,27 @@ class WorkflowChannel:
         return f"<WorkflowChannel {self.name!r} {state} queued={len(self._items)}>"
 
 
-def _ready(channels: Sequence[WorkflowChannel]) -> tuple[WorkflowChannel, Any] | None:
+def _ready(
+    channels: Sequence[WorkflowChannel], by_arrival: bool
+) -> tuple[WorkflowChannel, Any] | None:
+    oldest: WorkflowChannel | None = None
     for ch in channels:
         if ch._items:
-            return ch, ch._items.popleft()
-        if ch._closed:
+            if not by_arrival:
+                return ch, ch._take()
+            if oldest is None or ch._stamps[0] < oldest._stamps[0]:
+                oldest = ch
+        elif ch._closed and oldest is None:
             return ch, CLOSED
-    return None
+    return None if oldest is None else (oldest, oldest._take())
 
 
 async def workflow_select(
-    channels: Sequence[WorkflowChannel], timeout: float | None = None
+    channels: Sequence[WorkflowChannel], timeout: float | None = None, *, by_arrival: bool = False
 ) -> tuple[WorkflowChannel, Any] | None:
-    """``(channel, item)`` for the first ready channel (earlier ones win ties), or
-    ``None`` when ``timeout`` seconds of workflow time pass first."""
+    """``(channel, item)`` for the first ready channel (earlier ones win ties; with
+    ``by_arrival``, the channel whose next item arrived first), or ``None`` when
+    ``timeout`` seconds of workflow time pass first."""
     for ch in channels:
         if not isinstance(ch, WorkflowChannel):
             raise Error(
@@ -141,7 +176,7 @@ async def workflow_select(
                 kind=ErrorKind.INVALID,
                 retryable=False,
             )
-    got = _ready(channels)
+    got = _ready(channels, by_arrival)
     if got is not None:
         return got
     if timeout is not None and timeout <= 0:
@@ -168,7 +203,7 @@ async def workflow_select(
             woken = waiter.done()
             if not woken:
                 waiter.cancel()
-        got = _ready(channels)
+        got = _ready(channels, by_arrival)
         if got is not None:
             return got
         if not woken:

@@ -53,10 +53,11 @@ import temporalio.converter
 import temporalio.exceptions
 import temporalio.workflow as workflow
 
-from beamish.actors import Error, ErrorKind, Message, Pid, as_error
+from beamish.actors import Error, ErrorKind, Pid, as_error
 
 from ._context import WorkflowContext, WorkflowEnv
 from ._convert import from_failure, to_failure, to_wire
+from ._wchannel import ArrivedMessage
 
 __all__ = ["WorkflowEntry", "resolve_body", "workflow_class"]
 
@@ -189,7 +190,7 @@ def workflow_class(entry: WorkflowEntry, env: WorkflowEnv) -> type:
         def on_signal(self, topic: str, args: Sequence[temporalio.common.RawValue]) -> None:
             sender, self._beamish_sender = self._beamish_sender, None
             payload = tuple(_decode(args))
-            self._beamish_ctx._deliver(Message(topic, sender, payload))
+            self._beamish_ctx._deliver(ArrivedMessage(topic, sender, payload))
 
     _EntryWorkflow.__name__ = _EntryWorkflow.__qualname__ = name
     _EntryWorkflow.__module__ = __name__

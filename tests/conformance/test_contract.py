@@ -518,7 +518,8 @@ def test_a_receive_that_times_out_leaves_the_mailbox_unchanged(rt, backend, lang
 def test_send_to_a_dead_pid_raises_at_once_only_where_sends_are_live(rt, backend, lang):
     # A documented difference (Context.send): the kernel checks the receiver at once; a
     # durable context records the send and it leaves after the workflow task, so a dead
-    # receiver cannot fail the body (the message is dropped with a logged warning).
+    # receiver cannot fail the body (the message is dropped with a logged warning). Only
+    # a signal to a missing *workflow* is waited for by Lua (test_lua_workflows).
     dead = rt.peer(exits_at_once)
     assert rt.wait(dead) == (None, None)
     expected = "ok" if backend == "workflow" else "NotFound"

@@ -1,6 +1,7 @@
 """Workflows as processes: spawn on a temporal.worker host returns a workflow PID; send
-signals it; cancel/terminate reach Temporal; monitors get EXIT and links LINK_DOWN when
-it ends; exec waits for it; a name makes the start idempotent."""
+signals it; cancel/terminate reach Temporal; monitors get EXIT when it ends, links EXIT
+when it completes and LINK_DOWN when it fails; exec waits for it; a name makes the start
+idempotent."""
 
 from __future__ import annotations
 
@@ -122,6 +123,24 @@ async def test_failed_workflow_gives_exit_error_and_link_down(temporal_server, t
         with pytest.raises(ProcessExit) as info:
             await node.exec("app:failing", host=WORKER)
         assert info.value.kind is ErrorKind.CONFLICT
+
+
+async def test_a_link_to_a_workflow_gives_exit_with_its_result(temporal_server, task_queue):
+    async with running(temporal_server, task_queue) as (node, _):
+
+        async def parent(ctx):
+            pid = ctx.spawn("app:adder", 1, 2, host=WORKER)
+            ctx.link(pid)  # after the start, as Wippy's process.link
+            both = ctx.spawn_linked_monitored("app:adder", 3, 4, host=WORKER)
+            evs = [await ctx.events().receive() for _ in range(2)]
+            with trio.move_on_after(0.5):
+                evs.append(await ctx.events().receive())  # none: one EXIT per watcher
+            return pid, both, evs
+
+        pid, both, evs = await node.exec(parent)
+        assert sorted((e.kind, str(e.sender), e.value) for e in evs) == sorted(
+            [(EventKind.EXIT, str(pid), 3), (EventKind.EXIT, str(both), 7)]
+        )
 
 
 async def test_untrapped_link_down_from_a_workflow_kills_the_process(temporal_server, task_queue):

@@ -68,6 +68,22 @@ function main()
   local r = channel.select{ inbox:case_receive(), time.after("200ms"):case_receive() }
   return {m:topic(), m:payload():data(), m:from(), va, r.channel == inbox}
 end""",
+    "lua:arrival_order": """
+function main()
+  time.sleep("2s")  -- the test's signals all wait in the backlog meanwhile
+  local seen = {}
+  coroutine.spawn(function()
+    local ch = process.listen("add")
+    while true do
+      local v = ch:receive()
+      table.insert(seen, v)
+      process.send(process.pid(), "noted", v)  -- a command that completes at once
+    end
+  end)
+  local stop = process.listen("stop")
+  stop:receive()
+  return seen
+end""",
     "lua:pinger": """
 function main(target)
   process.send(target, "ping", "hello")
@@ -182,6 +198,19 @@ function main()
   local t = nil
   return t.field
 end""",
+    "lua:send_outcome": """
+function main(live, missing, dead_process)
+  local function outcome(ok, err)
+    if err ~= nil then return {err:kind(), err:retryable(), tostring(err)} end
+    return ok
+  end
+  return {
+    live = outcome(process.send(live, "ping", "hello")),
+    missing = outcome(process.send(missing, "ping", 1)),
+    named = outcome(process.send("some-name", "ping", 1)),
+    dead_process = outcome(process.send(dead_process, "ping", 1)),
+  }
+end""",
     "lua:return_err": """
 function main()
   return nil, errors.new{kind = errors.NOT_FOUND, message = "no such order"}
@@ -258,6 +287,17 @@ async def test_signals_reach_inbox_and_listen(temporal_server, task_queue):
         assert await h.result(handle) == ["b", "to inbox", None, "to listener", False]
 
 
+async def test_coroutines_see_messages_in_the_order_they_arrived(temporal_server, task_queue):
+    # Three "add" then "stop" arrive before anything listens; main listens to "stop"
+    # before its coroutine listens to "add". As in Wippy, the coroutines see the
+    # messages in arrival order: every "add" is taken before main sees "stop".
+    async with _h(temporal_server, task_queue) as h:
+        handle = await h.start("lua:arrival_order")
+        for topic, arg in (("add", 1), ("add", 2), ("add", 3), ("stop", None)):
+            await h.on_loop(handle.signal, topic, arg)
+        assert await h.result(handle) == [1, 2, 3]
+
+
 async def test_send_between_lua_workflows(temporal_server, task_queue):
     async with _h(temporal_server, task_queue) as h:
         pong = await h.start("lua:ponger")
@@ -282,6 +322,30 @@ async def test_send_from_lua_workflow_to_an_ordinary_process(temporal_server, ta
             while not got:
                 await trio.sleep(0.01)
         assert got == [("from_lua", {"x": 1}, WORKER)]
+
+
+async def test_a_send_from_a_lua_workflow_reports_its_outcome(temporal_server, task_queue):
+    # As in Wippy, process.send in a workflow waits for a signal's answer: a missing
+    # workflow is nil, NOT_FOUND (not retryable) in the sender, not only a log line.
+    async with _h(temporal_server, task_queue) as h:
+        pong = await h.start("lua:ponger")
+        live = str(Pid(WORKER, pong.id, CLIENT))
+        missing = str(Pid(WORKER, "no-such-workflow", CLIENT))
+
+        async def brief(ctx):
+            return ctx.pid
+
+        dead = await h.node.exec(brief)  # an ordinary process that has exited
+        got = await h.execute("lua:send_outcome", live, missing, str(dead))
+        assert got["live"] is True
+        kind, retryable, text = got["missing"]
+        assert (kind, retryable) == ("NotFound", False) and "workflow" in text
+        kind, retryable, text = got["named"]
+        assert (kind, retryable) == ("NotFound", False) and "some-name" in text
+        # A local send is not waited for (the script's other coroutines would run
+        # first): it succeeds and the message is dropped with a logged warning.
+        assert got["dead_process"] is True
+        assert await h.result(pong) == "ok"
 
 
 async def test_children_exit_events_and_workflow_exec(temporal_server, task_queue):

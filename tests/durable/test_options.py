@@ -9,6 +9,8 @@ import datetime
 import pytest
 import temporalio.common
 import temporalio.workflow as workflow
+from hypothesis import given
+from hypothesis import strategies as st
 
 from beamish.actors import Error, ErrorKind
 from beamish.durable._options import (
@@ -162,3 +164,48 @@ def test_a_ready_retry_policy_passes_through():
     assert retry_policy(None) is None
     with pytest.raises(Error, match=r"^workflow.retry_policy must be a mapping"):
         child_options({"retry_policy": [1, 2]})
+
+
+def test_a_named_start_means_once_unless_reuse_is_asked_for():
+    reject = temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE
+    assert start_options({}, task_queue="q", named=True)["id_reuse_policy"] is reject
+    assert start_options({"workflow.id": "x"}, task_queue="q")["id_reuse_policy"] is reject
+    assert "id_reuse_policy" not in start_options({}, task_queue="q")  # a fresh ID
+    kw = start_options(
+        {"temporal.workflow.id_reuse_policy": "allow_duplicate"}, task_queue="q", named=True
+    )
+    assert kw["id_reuse_policy"] is temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    assert "id_reuse_policy" not in child_options({"workflow.id": "x"})  # children: as given
+
+
+def test_error_when_already_started_must_be_a_boolean():
+    with pytest.raises(Error, match=r"execution_error_when_already_started must be true or") as e:
+        start_options({"execution_error_when_already_started": "yes"}, task_queue="q")
+    assert e.value.kind is ErrorKind.INVALID
+
+
+@given(
+    named=st.booleans(),
+    with_id=st.booleans(),
+    flag=st.sampled_from([None, True, False]),
+    policy=st.sampled_from([None, "use_existing", "fail", "terminate_existing"]),
+)
+def test_the_conflict_policy_follows_wippys_rule(named, with_id, flag, policy):
+    """An explicit policy wins; else FAIL exactly when the start must error on an ID
+    already started: the flag if given, else when the ID is generated."""
+    options: dict = {}
+    if with_id:
+        options["workflow.id"] = "wf"
+    if flag is not None:
+        options["temporal.workflow.execution_error_when_already_started"] = flag
+    if policy is not None:
+        options["workflow.id_conflict_policy"] = policy
+    got = start_options(options, task_queue="q", named=named)["id_conflict_policy"]
+    manual = named or with_id
+    if policy is not None:
+        expected = policy.upper()
+    elif flag if flag is not None else not manual:
+        expected = "FAIL"
+    else:
+        expected = "USE_EXISTING"
+    assert got.name == expected

@@ -10,9 +10,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 
 from beamish.actors import Error, ErrorKind
+from beamish.durable._client import connect_client
 from beamish.durable._server import DevServer, ServerState, find_temporal_binary
 
 pytestmark = pytest.mark.temporal
@@ -42,7 +42,7 @@ def test_server_accepts_clients_and_persists_to_the_db(temporal_server: DevServe
     assert temporal_server.db_filename is not None and temporal_server.db_filename.exists()
 
     async def main() -> None:
-        client = await Client.connect(temporal_server.address)
+        client = await connect_client(temporal_server.address)
         count = await client.count_workflows()
         assert count.count >= 0
 
@@ -72,7 +72,8 @@ def test_restart_after_sigkill_reuses_port_and_keeps_workflow_history(tmp_path: 
         port = server.port
 
         async def count() -> int:
-            client = await Client.connect(server.address)
+            # beamish's connect: it waits out a frontend that is "not healthy yet"
+            client = await connect_client(server.address)
             return (await client.count_workflows()).count
 
         asyncio.run(count())
