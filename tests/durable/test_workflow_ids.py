@@ -7,6 +7,7 @@ which policy refused."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import subprocess
 import sys
@@ -308,15 +309,7 @@ def test_a_restarted_app_does_not_run_its_named_workflows_again(tmp_path, task_q
     assert ran == sorted(list(range(1, n + 1)) * times)
 
 
-WAITER_PY = """
-async def waiter(ctx):
-    got = []
-    while True:
-        msg = await ctx.receive()
-        if msg.topic == "finish":
-            return got
-        got.append(msg.data)
-"""
+WAITER_PY = inspect.getsource(waiter).replace("ctx: Any", "ctx").replace(" -> Any", "")
 
 
 # -- the Lua process.spawn: a refused start is nil, err ----------------------------------
