@@ -8,6 +8,8 @@ machinery) are public here too but documented as such.
 * :class:`Context` — what a process body talks to; :class:`Process` is the kernel's.
 * :class:`Pid`, :class:`Message`, :class:`Event`, :class:`EventKind` — values.
 * :class:`Channel`, :func:`select`, :data:`CLOSED` — mailbox channels.
+* :class:`Call` (:data:`CALL_TOPIC`, :data:`CAST_TOPIC`) — a request from ``ask``,
+  answered with ``call.reply``; ``cast`` is its fire-and-forget sibling.
 * :class:`Error` and friends — errors with a kind.
 * :class:`Entry`, :class:`KindHandler` (+ :class:`AppLike`, :class:`RegistryLike`,
   :func:`import_handler`, :func:`process_host`) — app entries and the protocol of the
@@ -20,6 +22,9 @@ machinery) are public here too but documented as such.
   (the Lua bridge counts timers, calls and payload depth against the same limits).
 """
 
+from ._call import CALL_TOPIC as CALL_TOPIC
+from ._call import CAST_TOPIC as CAST_TOPIC
+from ._call import Call as Call
 from ._channel import CLOSED as CLOSED
 from ._channel import Channel as Channel
 from ._channel import ChannelLike as ChannelLike
@@ -79,6 +84,8 @@ from ._process import Process as Process
 from ._process import ProcessState as ProcessState
 
 __all__ = [
+    "CALL_TOPIC",
+    "CAST_TOPIC",
     "CLOSED",
     "DEFAULT_HOST",
     "DEFAULT_LIMITS",
@@ -87,6 +94,7 @@ __all__ = [
     "SYSTEM_PID",
     "TERMINATED",
     "AppLike",
+    "Call",
     "Channel",
     "ChannelLike",
     "Context",

@@ -293,6 +293,47 @@ class Context(abc.ABC):
     def unregister(self, name: str) -> bool:
         """Release ``name``. Returns whether it was registered."""
 
+    # -- calls to servers (OTP's gen_server:call / cast) -----------------------------
+
+    #: True where :meth:`ask`/:meth:`cast` work (kernel processes and function frames;
+    #: not workflows, whose replies would not be history).
+    can_ask: bool = False
+
+    async def ask(self, dest: Pid | str, request: Any, *, timeout: float | None = 5.0) -> Any:
+        """Send ``request`` to the server ``dest`` and wait for its reply.
+
+        ``dest`` is a PID or a registered name. The server receives a
+        :class:`~beamish.actors.Call` (topic ``"@call"``; a
+        :class:`~beamish.supervision.Server` hands it to ``handle_call``) and answers
+        with ``call.reply(value)``, which is what this returns. Like OTP's
+        ``gen_server:call``, the caller watches the server while it waits.
+
+        Raises :class:`ProcessNotFound` at once when ``dest`` is not alive,
+        :class:`ProcessExit` (with the server's error) when it exits before replying,
+        the server's :class:`Error` when it answers with ``call.fail(error)``,
+        :class:`Timeout` after ``timeout`` seconds (``None``: wait for ever; a late reply
+        is dropped, never delivered to the mailbox), and ``Error(INVALID)`` for a call
+        to itself, to a workflow, or where not :attr:`can_ask`.
+        """
+        raise Error(
+            f"ask is not available in a {self.kind} context: a reply cannot be recorded; "
+            "call a function (ctx.call) instead",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
+
+    def cast(self, dest: Pid | str, request: Any) -> None:
+        """Send ``request`` to the server ``dest`` without waiting (``handle_cast``).
+
+        Fails like :meth:`send` (:class:`ProcessNotFound` for a dead ``dest``); the
+        server's outcome is not reported. ``Error(INVALID)`` where not :attr:`can_ask`.
+        """
+        raise Error(
+            f"cast is not available in a {self.kind} context; use send",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
+
     # -- functions ----------------------------------------------------------------
 
     @abc.abstractmethod

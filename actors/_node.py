@@ -33,6 +33,7 @@ Nothing the node started is left running afterwards.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -69,6 +70,36 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 FUNCTION_HOST = "node:functions"
 
 Body = Callable[..., Awaitable[Any]]
+
+
+def _body_of(target: Callable[..., Any]) -> Callable[..., Any]:
+    """The process body for a callable ``spawn`` target.
+
+    An object with a ``__beamish_body__`` attribute (a :class:`~beamish.Server` class)
+    is started through it (a plain function that returns an awaitable opts in by
+    naming itself there). Another plain ``def`` function is refused: it would run to
+    its end at the first step and then fail to be awaited. (Other callables, a lambda
+    returning a coroutine for one, are checked when they run.)
+    """
+    body = getattr(target, "__beamish_body__", None)
+    if body is not None:
+        return body  # type: ignore[no-any-return]
+    code = getattr(target, "__code__", None)
+    if (
+        code is not None
+        and not code.co_flags & _ASYNC_FLAGS
+        and target.__name__ != "<lambda>"  # type: ignore[attr-defined]
+    ):
+        raise Error(
+            f"cannot spawn {target.__qualname__}: a process body must be an async "  # type: ignore[attr-defined]
+            "function ('async def body(ctx, ...)'), not a plain function",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        )
+    return target
+
+
+_ASYNC_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
 
 
 class Node:
@@ -210,8 +241,10 @@ class Node:
         return self._hosts
 
     def register_process(self, entry_id: str, body: Body) -> None:
-        """Make ``spawn(entry_id, ...)`` start ``body`` (``async def body(ctx, *args)``)."""
-        self._bodies[entry_id] = body
+        """Make ``spawn(entry_id, ...)`` start ``body`` (``async def body(ctx, *args)``,
+        or a :class:`~beamish.Server` class). Raises ``Error(INVALID)`` for a plain
+        function, as ``spawn`` does."""
+        self._bodies[entry_id] = _body_of(body)
 
     def process_body(self, entry_id: str) -> Body:
         body = self._bodies.get(entry_id)
@@ -318,7 +351,7 @@ class Node:
             entry_id: str | None = target
             body = self.process_body(target)
         elif callable(target):
-            entry_id, body = None, target
+            entry_id, body = None, _body_of(target)
         else:
             raise Error(
                 f"cannot spawn {target!r}: pass an async callable or a process entry ID",
@@ -465,6 +498,16 @@ class Node:
                 proc._wake()
         else:
             self._foreign(pid).deliver(pid, msg)
+
+    def _post(self, proc: Process, msg: Message) -> None:
+        """Deliver a message the runtime built (``@`` topics allowed) to a live local
+        process; full mailboxes fail as :meth:`send` does."""
+        if proc._room <= 0:
+            raise mailbox_full_error(proc.pid, proc._limits, proc.queued)
+        proc._deliver(msg)
+        proc._room -= 1
+        if proc._hibernating:
+            proc._wake()
 
     def _send_sized(
         self,

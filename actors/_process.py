@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from . import _call
 from ._channel import Channel, TimerChannel, select
 from ._context import Context, Target
 from ._errors import Error, ErrorKind, as_error
@@ -106,6 +107,16 @@ def link_failed_error(peer: Pid, error: Error) -> Error:
         LINK_FAILED,
         kind=ErrorKind.INTERNAL,
         details={"reason": "link_failed", "from": str(peer), "error": error.to_dict()},
+    )
+
+
+def _not_awaitable(body: Any, value: Any) -> Error:
+    name = getattr(body, "__qualname__", repr(body))
+    return Error(
+        f"process body {name} returned {type(value).__name__}, not an awaitable: "
+        "a body must be an async function ('async def body(ctx, ...)')",
+        kind=ErrorKind.INVALID,
+        retryable=False,
     )
 
 
@@ -221,7 +232,10 @@ class Process(Mailbox, Context):
         error: Error | None = None
         try:
             with self._scope:
-                value = await self._body(self, *self._args)  # type: ignore[misc]
+                started = self._body(self, *self._args)  # type: ignore[misc]
+                if not hasattr(started, "__await__"):
+                    raise _not_awaitable(self._body, started)
+                value = await started
                 while type(value) is _Hibernate and self._kill_error is None:
                     if not self._has_pending():
                         self._body, self._args = value.fn, value.args
@@ -486,6 +500,18 @@ class Process(Mailbox, Context):
 
     def unregister(self, name: str) -> bool:
         return self._node.unregister(name)
+
+    # ==================================================================================
+    # Calls to servers
+    # ==================================================================================
+
+    can_ask = True
+
+    async def ask(self, dest: Pid | str, request: Any, *, timeout: float | None = 5.0) -> Any:
+        return await _call.ask(self, dest, request, timeout)
+
+    def cast(self, dest: Pid | str, request: Any) -> None:
+        _call.cast(self, dest, request)
 
     # ==================================================================================
     # Functions

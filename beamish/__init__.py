@@ -12,6 +12,7 @@ This module is the facade users import. The layers behind it, lowest first:
 """
 
 from beamish.actors import CLOSED as CLOSED
+from beamish.actors import Call as Call
 from beamish.actors import Channel as Channel
 from beamish.actors import Context as Context
 from beamish.actors import Entry as Entry
@@ -31,6 +32,9 @@ from beamish.actors import ProcessNotFound as ProcessNotFound
 from beamish.actors import Timeout as Timeout
 from beamish.actors import current_context as current_context
 from beamish.actors import current_values as current_values
+from beamish.supervision import NoReply as NoReply
+from beamish.supervision import Server as Server
+from beamish.supervision import Stop as Stop
 
 from ._app import App as App
 from ._app import AppState as AppState
@@ -45,6 +49,7 @@ __all__ = [
     "CLOSED",
     "App",
     "AppState",
+    "Call",
     "Channel",
     "Context",
     "Entry",
@@ -56,12 +61,15 @@ __all__ = [
     "KindHandler",
     "LoadError",
     "Message",
+    "NoReply",
     "Node",
     "Pid",
     "Process",
     "ProcessExit",
     "ProcessNotFound",
     "Registry",
+    "Server",
+    "Stop",
     "Timeout",
     "Unavailable",
     "current_context",

@@ -186,16 +186,19 @@ class FunctionPyKind:
 
 
 class ProcessPyKind:
-    """``process.py``: ``async def body(ctx, *args)`` spawnable by its entry ID."""
+    """``process.py``: ``async def body(ctx, *args)``, or a :class:`~beamish.Server`
+    subclass, spawnable by its entry ID."""
 
     kind = "process.py"
     order = 20
 
     def validate(self, entry: Entry, registry: RegistryLike) -> None:
         fn = import_handler(entry)
-        if not inspect.iscoroutinefunction(fn):
+        body = getattr(fn, "__beamish_body__", fn)
+        if not inspect.iscoroutinefunction(body):
             raise entry.error(
-                f"handler {entry.data['handler']!r} must be 'async def body(ctx, *args)'"
+                f"handler {entry.data['handler']!r} must be 'async def body(ctx, *args)' "
+                "or a beamish.Server subclass"
             )
 
     async def install(self, entry: Entry, app: AppLike) -> None:

@@ -189,6 +189,7 @@ class LuaScripts:
             return drv.run(result=True)
 
         lua_process.__qualname__ = f"lua_process[{entry_id}]"
+        lua_process.__beamish_body__ = lua_process  # type: ignore[attr-defined] # returns an awaitable
         return lua_process
 
     def function(self, entry_id: str) -> Any:

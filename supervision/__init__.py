@@ -12,6 +12,10 @@ Two layers on top of the kernel (``beamish.actors``), one concept per private mo
   intensity and escalation, optional backoff. ``_child_spec`` (:class:`ChildSpec`,
   :func:`check_child_specs`), ``_flags`` (:class:`SupervisorSpec`), ``_intensity``
   (pure), ``_backoff`` (pure, shared with services), ``_supervisor`` (the engine).
+* **Servers** (OTP's ``gen_server``): :class:`Server`, a class whose callbacks
+  (``init``, ``handle_call``, ``handle_cast``, ``handle_info``, ``terminate``) the
+  runtime drives, with :class:`NoReply` and :class:`Stop` as callback results
+  (``_server``). Callers use ``ctx.ask`` / ``ctx.cast``.
 * ``_kinds``: the YAML kinds ``process.service`` and ``process.supervisor``
   (``KIND_HANDLERS``, picked up by the shell), which also hook the services into the
   app's start and stop.
@@ -61,6 +65,9 @@ from ._lifecycle import lifecycle_from_config as lifecycle_from_config
 from ._manager import CONTROL_HOST as CONTROL_HOST
 from ._manager import ServiceManager as ServiceManager
 from ._manager import services as services
+from ._server import NoReply as NoReply
+from ._server import Server as Server
+from ._server import Stop as Stop
 from ._service import STOP_REASON as STOP_REASON
 from ._service import Service as Service
 from ._service import ServiceSpec as ServiceSpec
@@ -96,15 +103,18 @@ __all__ = [
     "DynamicSupervisor",
     "DynamicSupervisorSpec",
     "Lifecycle",
+    "NoReply",
     "RestartIntensity",
     "RestartPolicy",
     "RestartType",
+    "Server",
     "Service",
     "ServiceManager",
     "ServiceSpec",
     "ServiceState",
     "ServiceStatus",
     "SpecError",
+    "Stop",
     "Strategy",
     "Supervisor",
     "SupervisorSpec",

@@ -278,3 +278,31 @@ async def test_thousands_of_processes_run_concurrently():
 
     async with Node() as node:
         assert await node.exec(body, 5000) == sum(range(1, 5001))
+
+
+async def test_a_plain_function_body_is_refused_at_spawn():
+    def not_async(ctx):
+        return 1
+
+    async with Node() as node:
+        with pytest.raises(Error) as info:
+            node.spawn(not_async)
+        assert info.value.kind is ErrorKind.INVALID
+        assert "not_async" in info.value.message and "async def" in info.value.message
+        assert node.processes() == []  # nothing started
+
+
+async def test_a_callable_that_returns_no_awaitable_fails_with_a_clear_error():
+    async with Node() as node:
+        with pytest.raises(ProcessExit) as info:
+            await node.exec(lambda ctx: 42)
+        assert info.value.kind is ErrorKind.INVALID
+        assert "returned int, not an awaitable" in info.value.error.message
+
+
+async def test_a_lambda_returning_a_coroutine_is_a_body():
+    async def body(ctx, n):
+        return n + 1
+
+    async with Node() as node:
+        assert await node.exec(lambda ctx: body(ctx, 1)) == 2
