@@ -13,7 +13,11 @@ mapping. The figure: µs per call. Rows: beamish (sync function, and the same wi
 with a timeout (5 s, never reached): OTP's ``gen_server:call``. The figure: µs per
 request.
 
-* beamish: ``ctx.send(server, "req", x)`` then ``ctx.receive(timeout=5)``;
+* beamish: ``ctx.send(server, "req", x)`` then ``ctx.receive(timeout=5)`` — the
+  hand-made request/reply;
+* beamish_ask: ``ctx.ask(server, x, timeout=5)`` to a loop answering ``msg.reply`` —
+  a real call: the server is watched, late replies are dropped;
+* beamish_server: ``ctx.ask`` to a :class:`beamish.Server` (``handle_call``);
 * floor: ``_floor.Mailbox`` with ``receive_timeout`` (a cancel scope per park);
 * trio channels with ``trio.fail_after``; asyncio with ``asyncio.wait_for``;
 * Pykka: ``ref.ask(x, timeout=5)``; Thespian: ``system.ask(addr, x, 5)``;
@@ -27,7 +31,7 @@ import types
 from typing import Any
 
 from ._common import WARMUP, clock, pykka_actors, thespian_system, triotp_run
-from ._harness import Scenario
+from ._harness import Scenario, Target
 
 try:
     from thespian.actors import Actor as _ThespianActor
@@ -135,6 +139,52 @@ def rr_beamish(n: int) -> float:
             return await node.exec(client, n)
 
     return trio.run(main)
+
+
+def _rr_ask(n: int, server: Any) -> float:
+    import trio
+
+    from beamish.actors import Node
+
+    async def client(ctx: Any, n: int) -> float:
+        srv = ctx.spawn(server)
+        ask = ctx.ask
+        for i in range(WARMUP):
+            await ask(srv, i, timeout=TIMEOUT)
+        start = clock()
+        for i in range(n):
+            await ask(srv, i, timeout=TIMEOUT)
+        elapsed = clock() - start
+        ctx.cancel(srv)
+        return elapsed / n * 1e6
+
+    async def main() -> float:
+        async with Node() as node:
+            return await node.exec(client, n)
+
+    return trio.run(main)
+
+
+def rr_beamish_ask(n: int) -> float:
+    async def server(ctx: Any) -> None:
+        inbox, events = ctx.inbox(), ctx.events()
+        while True:
+            ch, msg = await ctx.select([inbox, events])
+            if ch is events:
+                return
+            msg.reply(msg.payload[0] + 1)
+
+    return _rr_ask(n, server)
+
+
+def rr_beamish_server(n: int) -> float:
+    from beamish import Server
+
+    class Adder(Server):
+        async def handle_call(self, request: Any, call: Any, state: Any) -> Any:
+            return request + 1, state
+
+    return _rr_ask(n, Adder)
 
 
 def rr_floor(n: int) -> float:
@@ -330,6 +380,8 @@ SCENARIOS = [
         unit="µs/request",
         implementations={
             "beamish": rr_beamish,
+            "beamish_ask": rr_beamish_ask,
+            "beamish_server": rr_beamish_server,
             "floor": rr_floor,
             "trio_channels": rr_trio_channels,
             "asyncio": rr_asyncio,
@@ -342,5 +394,28 @@ SCENARIOS = [
         quick_params={"n": 3_000},
         overrides={"pykka": {"n": 3_000}, "thespian_mp": {"n": 300}, "triotp": {"n": 5_000}},
         rep_caps={"thespian_mp": 3},  # slow peer: its figure is stable
+        targets=(
+            Target(
+                "issue 13: ask round trip <= 1.3x the hand-made request/reply",
+                "max_ratio",
+                1.3,
+                "beamish",
+                subject="beamish_ask",
+            ),
+            Target(
+                "issue 13: a Server call <= 1.3x the hand-made request/reply",
+                "max_ratio",
+                1.3,
+                "beamish",
+                subject="beamish_server",
+            ),
+            Target(
+                "issue 13: a Server call ahead of Pykka's ask",
+                "max_ratio",
+                1.0,
+                "pykka",
+                subject="beamish_server",
+            ),
+        ),
     ),
 ]

@@ -51,6 +51,7 @@ The process's exit value is :attr:`Stop.value` (``None`` after CANCEL).
 from __future__ import annotations
 
 import inspect
+import types
 from typing import Any, Generic, TypeVar
 
 from beamish.actors import (
@@ -106,6 +107,9 @@ async def _run(fn: Any, *args: Any) -> Any:
     return result
 
 
+_Coroutine = types.CoroutineType
+
+
 class Server(Generic[S]):
     """Base class of server behaviours; see the module docstring for the contract.
 
@@ -155,7 +159,7 @@ class Server(Generic[S]):
         if isinstance(state, Stop):
             return state.value
         inbox, events = ctx.inbox(), ctx.events()
-        channels = [inbox, events]
+        channels = [events, inbox]  # a CANCEL first: see select's tie rule
         handle_call, handle_cast, handle_info = self.handle_call, self.handle_cast, self.handle_info
         try:
             while True:
@@ -167,7 +171,9 @@ class Server(Generic[S]):
                 if ch is inbox:
                     topic = item.topic
                     if topic == CALL_TOPIC:
-                        result = await _run(handle_call, item.payload[0], item, state)
+                        result = handle_call(item.payload[0], item, state)
+                        if type(result) is _Coroutine:
+                            result = await result
                         if type(result) is tuple and len(result) == 2:
                             item.reply(result[0])
                             state = result[1]
@@ -182,14 +188,20 @@ class Server(Generic[S]):
                             return result.value
                         raise _bad_return(cls, "handle_call", result)
                     if topic == CAST_TOPIC:
-                        result = await _run(handle_cast, item.payload[0], state)
+                        result = handle_cast(item.payload[0], state)
+                        if type(result) is _Coroutine:
+                            result = await result
                     else:
-                        result = await _run(handle_info, item, state)
+                        result = handle_info(item, state)
+                        if type(result) is _Coroutine:
+                            result = await result
                 elif item.kind is EventKind.CANCEL:
                     await _run(self.terminate, None, state)
                     return None
                 else:
-                    result = await _run(handle_info, item, state)
+                    result = handle_info(item, state)
+                    if type(result) is _Coroutine:
+                        result = await result
                 if isinstance(result, Stop):
                     await _run(self.terminate, None, state)
                     return result.value
