@@ -178,7 +178,7 @@ def test_discovery_finds_the_suite_and_every_scenario_has_beamish():
                  "memory"):
         assert peers <= set(by_name[name].implementations), name
     targets = {t.label.split(":")[0] for s in scenarios for t in s.targets}
-    assert targets == {"issue 2", "issue 3", "issue 5"}
+    assert targets == {"issue 2", "issue 3", "issue 5", "issue 13"}
     for sc in scenarios:
         assert "beamish" in sc.implementations, sc.name
         assert sc.module.startswith("benchmarks.bench_")
