@@ -234,12 +234,15 @@ class Context(abc.ABC):
         """
 
     @abc.abstractmethod
-    def monitor(self, pid: Pid | str) -> None:
+    def monitor(self, pid: Pid | str, *, strict: bool = False) -> None:
         """Watch ``pid``: when it exits, an EXIT :class:`Event` with its result arrives
         on :meth:`events`. Monitoring twice is one monitor.
 
-        Raises :class:`ProcessNotFound` when ``pid`` is not alive, ``Error(INVALID)``
-        where not :attr:`can_monitor`.
+        A PID that is not alive gets an EXIT at once, with an ``Error(NOT_FOUND)`` whose
+        ``details["reason"]`` is ``"noproc"`` (OTP's ``DOWN ... noproc``), so a watcher
+        never races the exit. With ``strict=True`` (Wippy's ``process.monitor``) it
+        raises :class:`ProcessNotFound` instead; an unknown name always does.
+        ``Error(INVALID)`` where not :attr:`can_monitor`.
         """
 
     @abc.abstractmethod

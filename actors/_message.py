@@ -22,9 +22,17 @@ __all__ = ["Event", "EventKind", "Message"]
 
 
 class Message:
-    """One message: ``topic``, ``sender`` (a :class:`Pid` or ``None``) and ``payload``."""
+    """One message: ``topic``, ``sender`` (a :class:`Pid` or ``None``) and ``payload``.
+
+    Positional patterns match ``topic``, :attr:`data`, ``sender``::
+
+        match await ctx.receive():
+            case Message("add", [a, b]): ...
+            case Message("stop"): ...
+    """
 
     __slots__ = ("payload", "sender", "topic")
+    __match_args__ = ("topic", "data", "sender")
 
     def __init__(self, topic: str, sender: Pid | None, payload: tuple[Any, ...]) -> None:
         self.topic = topic
@@ -61,9 +69,13 @@ class Event:
 
     EXIT and LINK_DOWN carry the exit result: ``value`` on a normal exit, ``error`` (an
     :class:`Error`) on an abnormal one. CANCEL carries ``reason``.
+
+    Positional patterns match ``kind``, ``sender``, ``value``, ``error``:
+    ``case Event(EventKind.EXIT, pid, _, None)`` is a normal exit of ``pid``.
     """
 
     __slots__ = ("error", "kind", "reason", "sender", "value")
+    __match_args__ = ("kind", "sender", "value", "error")
 
     def __init__(
         self,

@@ -108,6 +108,9 @@ class Node:
     Parameters:
         name: node name; when set, PIDs read ``{name@host|id}``.
         shutdown_timeout: seconds between the shutdown CANCEL and forced termination.
+        exit_memory: how many exits of local processes the node remembers (the latest
+            ones), so :meth:`wait` on a process that has already exited still returns its
+            result (default 256, about 130 KB at most; 0 remembers none).
         gc_threshold: while the node runs, CPython's generation-0 collection threshold
             is at least this (default 10,000; CPython's own is 700): queued messages
             are young objects, and frequent young collections walk them all. The old
@@ -120,9 +123,13 @@ class Node:
         *,
         name: str = "",
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        exit_memory: int = 256,
         gc_threshold: int | None = _gc.DEFAULT_GC_THRESHOLD,
     ) -> None:
         self.node_name = name
+        self.exit_memory = exit_memory
+        #: The latest exits, oldest first: PID -> (value, error).
+        self._exits: dict[Pid, tuple[Any, Error | None]] = {}
         self.shutdown_timeout = shutdown_timeout
         self.gc_threshold = gc_threshold
         self._gc_held = False
@@ -439,9 +446,16 @@ class Node:
     ) -> tuple[Any, Error | None]:
         """Wait for ``pid`` to exit and return its ``(value, error)``.
 
-        Raises :class:`ProcessNotFound` if it is not alive now, :class:`Timeout` after
-        ``timeout`` seconds (the process keeps running).
+        A process that already exited returns at once while its exit is remembered
+        (the latest ``exit_memory`` exits). Raises :class:`ProcessNotFound` for a PID
+        that is neither alive nor remembered, :class:`Timeout` after ``timeout`` seconds
+        (the process keeps running).
         """
+        if type(pid) is Pid and pid not in self._procs:
+            remembered = self._exits.get(pid)
+            if remembered is not None:
+                await trio.lowlevel.checkpoint()
+                return remembered
         pid = self._resolve(pid)
         done = trio.Event()
         box: list[tuple[Any, Error | None]] = []
@@ -673,7 +687,12 @@ class Node:
         if isinstance(host, LocalHost):
             host.live -= 1
 
-    def _exited(self, proc: Process, error: Error | None) -> None:
+    def _exited(self, proc: Process, value: Any, error: Error | None) -> None:
+        if self.exit_memory > 0:
+            exits = self._exits
+            exits[proc.pid] = (value, error)
+            if len(exits) > self.exit_memory:
+                del exits[next(iter(exits))]
         if self._all_exited is not None and not self._procs:
             self._all_exited.set()
 

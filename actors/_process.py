@@ -66,7 +66,7 @@ import trio
 from . import _call
 from ._channel import Channel, TimerChannel, select
 from ._context import Context, Target
-from ._errors import Error, ErrorKind, as_error
+from ._errors import Error, ErrorKind, ProcessNotFound, as_error
 from ._functions import Future, KernelFuture
 from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
 from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
@@ -107,6 +107,13 @@ def link_failed_error(peer: Pid, error: Error) -> Error:
         LINK_FAILED,
         kind=ErrorKind.INTERNAL,
         details={"reason": "link_failed", "from": str(peer), "error": error.to_dict()},
+    )
+
+
+def noproc_error(pid: Pid) -> Error:
+    """The EXIT error of a monitor set on a process that was not alive (OTP's noproc)."""
+    return ProcessNotFound(
+        f"noproc: {pid} was not alive when monitored", details={"reason": "noproc"}
     )
 
 
@@ -293,7 +300,7 @@ class Process(Mailbox, Context):
         if self._exit_callbacks:
             for cb in self._exit_callbacks:
                 cb(value, error)
-        node._exited(self, error)
+        node._exited(self, value, error)
 
     # -- hibernation ------------------------------------------------------------------
 
@@ -468,8 +475,13 @@ class Process(Mailbox, Context):
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
         return await self._node._exec(target, args, parent=self.pid, **kw)
 
-    def monitor(self, pid: Pid | str) -> None:
-        self._node._monitor(self.pid, pid)
+    def monitor(self, pid: Pid | str, *, strict: bool = False) -> None:
+        try:
+            self._node._monitor(self.pid, pid)
+        except ProcessNotFound:
+            if strict or type(pid) is not Pid:
+                raise
+            self._deliver_event(Event(EventKind.EXIT, pid, error=noproc_error(pid)))
 
     def unmonitor(self, pid: Pid | str) -> None:
         self._node._unmonitor(self.pid, pid)

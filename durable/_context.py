@@ -569,7 +569,7 @@ class WorkflowContext(Mailbox, Context):
 
     # -- not in a workflow ------------------------------------------------------------
 
-    def monitor(self, pid: Pid | str) -> None:
+    def monitor(self, pid: Pid | str, *, strict: bool = False) -> None:
         raise _unsupported(
             "monitor", "child workflows are automatically monitored (EXIT arrives on events())"
         )

@@ -433,7 +433,7 @@ def _control(name: str, op: Callable[[Context, Pid | str], Any]) -> None:
 
 
 _control("terminate", lambda ctx, dest: ctx.terminate(dest))
-_control("monitor", lambda ctx, dest: ctx.monitor(dest))
+_control("monitor", lambda ctx, dest: ctx.monitor(dest, strict=True))  # Wippy: an error
 _control("unmonitor", lambda ctx, dest: ctx.unmonitor(dest))
 _control("link", lambda ctx, dest: ctx.link(dest))
 _control("unlink", lambda ctx, dest: ctx.unlink(dest))

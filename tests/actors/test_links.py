@@ -72,12 +72,12 @@ async def test_monitor_after_spawn_and_unmonitor():
             await node.exec(body)
 
 
-async def test_monitor_of_a_dead_process_is_not_found():
+async def test_strict_monitor_and_link_of_a_dead_process_are_not_found():
     async def body(proc):
         child = proc.spawn(returns, 1)
         await proc.sleep(0.01)
         with pytest.raises(ProcessNotFound):
-            proc.monitor(child)
+            proc.monitor(child, strict=True)
         with pytest.raises(ProcessNotFound):
             proc.link(child)
         return "ok"
@@ -261,3 +261,39 @@ async def test_exec_from_a_cancelled_caller_leaves_the_child_running():
         node.terminate(pid)
         await node.wait(pid)
         assert node.is_alive(node.lookup("child"))
+
+
+async def test_monitor_of_a_dead_pid_delivers_exit_noproc_at_once():
+    async def body(proc):
+        child = proc.spawn_monitored(returns, 1)
+        await proc.events().receive()  # it is gone
+        proc.monitor(child)
+        ev = await proc.events().receive()
+        with pytest.raises(ProcessNotFound):
+            proc.monitor(child, strict=True)  # Wippy's process.monitor: an error
+        with pytest.raises(ProcessNotFound):
+            proc.monitor("no-such-name")  # no PID to report an EXIT from
+        return ev.kind, ev.sender == child, ev.error.kind, ev.error.details
+
+    async with Node() as node:
+        kind, same, error_kind, details = await node.exec(body)
+    assert (kind, same, error_kind, details) == (
+        EventKind.EXIT,
+        True,
+        ErrorKind.NOT_FOUND,
+        {"reason": "noproc"},
+    )
+
+
+async def test_events_match_positionally():
+    from beamish.actors import Event
+
+    async def body(proc):
+        proc.spawn_monitored(returns, 7)
+        match await proc.events().receive():
+            case Event(EventKind.EXIT, _, value, None):
+                return value
+        return "no match"
+
+    async with Node() as node:
+        assert await node.exec(body) == 7

@@ -1,6 +1,7 @@
 """Processes: spawn, exec, messages, topics, retention, context values."""
 
 import pytest
+import trio
 
 from beamish.actors import (
     Error,
@@ -306,3 +307,36 @@ async def test_a_lambda_returning_a_coroutine_is_a_body():
 
     async with Node() as node:
         assert await node.exec(lambda ctx: body(ctx, 1)) == 2
+
+
+async def test_messages_match_positionally_on_topic_data_and_sender():
+    async def body(ctx):
+        ctx.send(ctx.pid, "add", 2, 3)
+        ctx.send(ctx.pid, "stop")
+        seen = []
+        for _ in range(2):
+            match await ctx.receive():
+                case Message("add", [a, b], sender) if sender == ctx.pid:
+                    seen.append(a + b)
+                case Message("stop"):
+                    seen.append("stop")
+        return seen
+
+    async with Node() as node:
+        assert await node.exec(body) == [5, "stop"]
+
+
+async def test_wait_on_an_exited_process_returns_its_remembered_exit():
+    async def fails(ctx):
+        raise Error("gone", kind=ErrorKind.CONFLICT)
+
+    async with Node(exit_memory=2) as node:
+        first = node.spawn(fails)
+        await trio.sleep(0.01)
+        value, error = await node.wait(first)
+        assert value is None and error.kind is ErrorKind.CONFLICT
+        later = [node.spawn(fails) for _ in range(2)]  # push the first one out
+        await trio.sleep(0.01)
+        with pytest.raises(ProcessNotFound):
+            await node.wait(first)
+        assert (await node.wait(later[-1]))[1].message == "gone"
