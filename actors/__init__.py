@@ -14,6 +14,8 @@ machinery) are public here too but documented as such.
 * :class:`Entry`, :class:`KindHandler` (+ :class:`AppLike`, :class:`RegistryLike`,
   :func:`import_handler`, :func:`process_host`) — app entries and the protocol of the
   handlers every layer contributes for its entry kinds.
+* :func:`crash_report`, :func:`supervisor_report`, :func:`user_stack` — SASL-style
+  reports through ``logging`` (``beamish.crash``, ``beamish.supervisor``).
 * :func:`publish` — for the other layers' facades: names report the facade as module.
 * :func:`pending_start`, :func:`set_pending_start` (:data:`PendingStart`) — for hosts
   whose start is confirmed later (workflows) and yielding callers that wait for it.
@@ -82,6 +84,9 @@ from ._process import SYSTEM_PID as SYSTEM_PID
 from ._process import TERMINATED as TERMINATED
 from ._process import Process as Process
 from ._process import ProcessState as ProcessState
+from ._reports import crash_report as crash_report
+from ._reports import supervisor_report as supervisor_report
+from ._reports import user_stack as user_stack
 
 __all__ = [
     "CALL_TOPIC",
@@ -129,6 +134,7 @@ __all__ = [
     "as_error",
     "check_function_id",
     "check_topic",
+    "crash_report",
     "current_context",
     "current_values",
     "go_duration",
@@ -144,6 +150,8 @@ __all__ = [
     "select",
     "set_pending_start",
     "spawn_messages_error",
+    "supervisor_report",
+    "user_stack",
 ]
 
 publish(globals())

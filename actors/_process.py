@@ -73,6 +73,7 @@ from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
 from ._mailbox import Mailbox
 from ._message import Event, EventKind, Message
 from ._pid import Pid
+from ._reports import crash_report
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -297,6 +298,14 @@ class Process(Mailbox, Context):
         if self._links:
             for peer in self._links:
                 node._link_exit(peer, pid, error)
+        if error is not None:
+            crash_report(
+                pid,
+                self.entry_id,
+                self.parent,
+                error,
+                bool(self._monitors or self._links or self._exit_callbacks),
+            )
         if self._exit_callbacks:
             for cb in self._exit_callbacks:
                 cb(value, error)

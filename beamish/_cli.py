@@ -41,6 +41,12 @@ the Lua fields appended. Temporal's own log lines (its Rust core: poll errors,
 connection retries, payload-size warnings) are forwarded to the logger
 ``beamish.temporal.core`` at that level; the embedded Temporal server writes to a log
 file beside its database. stdout carries only the user's output.
+``--log-format json`` (or ``BEAMISH_LOG_FORMAT=json``) writes one JSON object per line
+instead: ``time``, ``level``, ``logger``, ``message`` and the record's structured fields
+(a Lua logger's fields, or a crash or supervisor report's ``pid``, ``entry``, ``reason``
+...). Crash reports (``beamish.crash``) are ERROR for a crash nobody watched, INFO for
+one a monitor, link or caller was told of; supervisor reports (``beamish.supervisor``)
+say which child was restarted, killed or made the supervisor give up.
 
 Entries beamish cannot run (a kind it does not implement such as ``http.service``, a
 Lua module it lacks, an import of a missing entry, a Lua syntax error, a bad field, or a
@@ -182,6 +188,11 @@ def to_json(value: Any) -> str:
     return json.dumps(to_plain_json(value), ensure_ascii=False, allow_nan=False)
 
 
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields of ``record``: a Lua logger call's, or a beamish report's."""
+    return getattr(record, "lua_fields", None) or getattr(record, "beamish_fields", None) or {}
+
+
 class _ConsoleFormatter(logging.Formatter):
     """``12:00:01 INFO  orders.intake  order o-1 priced {total=25.0}``: the message, then
     the structured fields a Lua ``logger:info(msg, fields)`` call attached."""
@@ -192,6 +203,23 @@ class _ConsoleFormatter(logging.Formatter):
         if fields:
             line += "  " + " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
         return line
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, then its fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in _fields(record).items():
+            out.setdefault(key, value)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
 
 
 #: The levels ``--log-level`` / ``BEAMISH_LOG_LEVEL`` accept.
@@ -210,16 +238,23 @@ def _log_level(value: str) -> str:
     return level
 
 
-def _configure_logging(level: str | None = None) -> None:
-    """Log to stderr at ``level`` (else ``BEAMISH_LOG_LEVEL``, else INFO). Temporal core's
-    own lines arrive on the ``beamish.temporal.core`` logger at that level too."""
+def _configure_logging(level: str | None = None, fmt: str | None = None) -> None:
+    """Log to stderr at ``level`` (else ``BEAMISH_LOG_LEVEL``, else INFO), as text or
+    ``json`` (``fmt``, else ``BEAMISH_LOG_FORMAT``). Temporal core's own lines arrive on
+    the ``beamish.temporal.core`` logger at that level too."""
     root = logging.getLogger()
     if root.handlers:  # configured by the embedding program
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s  %(message)s", "%H:%M:%S")
-    )
+    fmt = (fmt or os.environ.get("BEAMISH_LOG_FORMAT") or "text").strip().lower()
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        if fmt != "text":
+            print(f"beamish: log format {fmt!r} unknown; using text", file=sys.stderr)
+        handler.setFormatter(
+            _ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s  %(message)s", "%H:%M:%S")
+        )
     root.addHandler(handler)
     if level is None:
         try:
@@ -388,8 +423,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "BEAMISH_LOG_LEVEL or INFO. Temporal's own log lines follow it too "
         "(logger beamish.temporal.core)",
     )
+    run.add_argument(
+        "--log-format",
+        dest="log_format",
+        choices=("text", "json"),
+        default=None,
+        help="text lines (default) or one JSON object per line with the structured "
+        "fields; default BEAMISH_LOG_FORMAT or text",
+    )
     ns = parser.parse_args(argv)
-    _configure_logging(ns.log_level)
+    _configure_logging(ns.log_level, ns.log_format)
     roots = [str(Path(r)) for r in ns.source_roots]
     try:
         if ns.entry:

@@ -90,6 +90,7 @@ from __future__ import annotations
 import abc
 import enum
 import heapq
+import logging
 import math
 import random
 from collections import deque
@@ -112,6 +113,7 @@ from beamish.actors import (
     Pid,
     ProcessNotFound,
 )
+from beamish.actors import supervisor_report as report
 
 from ._child_spec import (
     BRUTAL_KILL,
@@ -573,10 +575,20 @@ class _SupervisorCore(abc.ABC):
                 self._remove(child)
             return
         assert self._ctx is not None
+        what = error.message if error is not None else "a normal exit"
         if not self._intensity.record(self._ctx.monotonic()):
+            report(
+                logging.ERROR,
+                "supervisor %s gives up: child %r exited with %s, the restart intensity "
+                "(%d within %gs) is spent; stopping all children and exiting",
+                (self.pid, spec.id, what, self.spec.intensity, self.spec.period),
+                supervisor=self.pid,
+                child=spec.id,
+                event="escalated",
+                reason=what,
+            )
             self.state = SupervisorState.STOPPING
             await self._stop_all()
-            what = error.message if error is not None else "a normal exit"
             raise Error(
                 f"supervisor {self.pid} reached its maximum restart intensity "
                 f"({self.spec.intensity} restarts within {self.spec.period:g}s); "
@@ -591,6 +603,22 @@ class _SupervisorCore(abc.ABC):
         self.restarts += 1
         child.restarts += 1
         group = self._group(child)
+        report(
+            logging.ERROR if error is not None else logging.INFO,
+            "supervisor %s restarts %s after child %r exited with %s (restart %d)",
+            (
+                self.pid,
+                ", ".join(repr(c.spec.id) for c in group if not c.removed),
+                spec.id,
+                what,
+                self.restarts,
+            ),
+            supervisor=self.pid,
+            child=spec.id,
+            event="restart",
+            reason=what,
+            strategy=self.spec.strategy.value,
+        )
         others = [c for c in group if c is not child]
         if others:
             await self._stop_children(reversed(others), set(group))
@@ -733,6 +761,26 @@ class _SupervisorCore(abc.ABC):
             self._ctx.terminate(pid)
         except ProcessNotFound:
             pass
+
+    def _kill(self, child: _Child) -> None:
+        """Terminate ``child`` as its shutdown protocol says, with a supervisor report."""
+        assert child.pid is not None
+        shutdown = child.spec.shutdown
+        why = (
+            "its shutdown is brutal_kill"
+            if shutdown is BRUTAL_KILL
+            else f"it did not stop within its shutdown of {shutdown:g}s"
+        )
+        report(
+            logging.WARNING,
+            "supervisor %s killed child %r (%s): %s",
+            (self.pid, child.spec.id, child.pid, why),
+            supervisor=self.pid,
+            child=child.spec.id,
+            pid=child.pid,
+            event="killed",
+        )
+        self._terminate(child.pid)
 
     # ==================================================================================
     # Requests (the public API, served by the loop)
@@ -985,7 +1033,7 @@ class Supervisor(_SupervisorCore):
         shutdown = child.spec.shutdown
         deadline: float | None = None
         if shutdown is BRUTAL_KILL:
-            self._terminate(child.pid)
+            self._kill(child)
         else:
             self._cancel(child.pid)
             assert isinstance(shutdown, float | int)
@@ -993,7 +1041,7 @@ class Supervisor(_SupervisorCore):
                 deadline = self._ctx.monotonic() + shutdown
         if not await self._wait_gone(child, deadline, quiet):
             if child.pid is not None:
-                self._terminate(child.pid)
+                self._kill(child)
             await self._wait_gone(child, None, quiet)
 
     async def _wait_gone(self, child: _Child, deadline: float | None, quiet: set[_Child]) -> bool:
@@ -1078,7 +1126,7 @@ class DynamicSupervisor(_SupervisorCore):
                 continue
             shutdown = child.spec.shutdown
             if shutdown is BRUTAL_KILL:
-                self._terminate(child.pid)
+                self._kill(child)
             else:
                 self._cancel(child.pid)
                 assert isinstance(shutdown, float | int)
@@ -1094,7 +1142,7 @@ class DynamicSupervisor(_SupervisorCore):
             for c in [c for c, d in deadlines.items() if d <= now]:
                 del deadlines[c]
                 if c.pid is not None:
-                    self._terminate(c.pid)
+                    self._kill(c)
             live_deadlines = [d for c, d in deadlines.items() if c.pid is not None]
             timeout = min(live_deadlines) - now if live_deadlines else None
             got = await ctx.select(events, timeout)

@@ -270,3 +270,29 @@ def test_to_json_output_is_strict_json():
         "t": [1],
         "set": [3],
     }
+
+
+def test_an_unwatched_crash_is_a_json_crash_report_on_stderr(tmp_path):
+    (tmp_path / "app.yaml").write_text(
+        "namespace: app\n"
+        "entries:\n"
+        "  - { name: host, kind: process.host }\n"
+        '  - { name: main, kind: process.py, handler: "crashy:main" }\n'
+    )
+    (tmp_path / "crashy.py").write_text(
+        "async def worker(ctx):\n"
+        "    raise ValueError('bad input')\n\n"
+        "async def main(ctx):\n"
+        "    ctx.spawn(worker)\n"
+        "    await ctx.sleep(0.05)\n"
+        "    return 'done'\n"
+    )
+    out = beamish("run", tmp_path, "-x", "app:main", "--log-format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == "done"  # stdout: the result only
+    records = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    (crash,) = [r for r in records if r["logger"] == "beamish.crash"]
+    assert crash["level"] == "ERROR"
+    assert crash["reason"] == "ValueError: bad input"
+    assert crash["kind"] == "Internal"
+    assert 'crashy.py", line 2, in worker' in crash["message"]
