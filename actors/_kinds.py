@@ -105,8 +105,11 @@ class Entry:
 
     @property
     def directory(self) -> Path:
-        """The folder of the entry's YAML file (relative paths resolve from here)."""
-        return self.file.parent if self.file else Path.cwd()
+        """The folder of the entry's YAML file (relative paths resolve from here); for
+        an entry declared in Python, its app's directory."""
+        if self.file:
+            return self.file.parent
+        return self.roots[0] if self.roots else Path.cwd()
 
     def ref(self, value: str) -> str:
         """Resolve a reference: a bare name means ``<this namespace>:<name>``."""
@@ -237,7 +240,9 @@ class KindHandler(Protocol):
     """The handler of one entry kind (see the module docstring for the two steps).
 
     ``validate`` raises the entry's :class:`LoadError` and must not start anything;
-    ``install`` runs once per entry, in ``order``, on the running node.
+    ``install`` runs once per entry, in ``order``, on the running node. A handler may
+    also have ``fields`` (a set of the keys its entries take): the loader then warns
+    about any other key, with the closest known one.
     """
 
     kind: str
@@ -254,7 +259,8 @@ class KindHandler(Protocol):
 
 
 def import_handler(entry: Entry, field: str = "handler") -> Callable[..., Any]:
-    """Import the callable ``package.module:callable`` named by ``entry.data[field]``.
+    """Import the callable ``package.module:callable`` named by ``entry.data[field]``
+    (an entry declared in Python may hold the callable itself: it is returned as is).
 
     The entry's own folder is put on ``sys.path`` first (once), so code beside the YAML
     file is importable. ``callable`` may be dotted (``module:Class.method``). Returns the
@@ -263,6 +269,8 @@ def import_handler(entry: Entry, field: str = "handler") -> Callable[..., Any]:
     chained), when the attribute is missing, or when it is not callable.
     """
     spec = entry.data.get(field)
+    if callable(spec):  # an entry declared in Python holds the object itself
+        return spec  # type: ignore[no-any-return]
     if not isinstance(spec, str) or ":" not in spec:
         raise entry.error(f"'{field}' must be 'package.module:callable', got {spec!r}")
     module_name, _, attr = spec.partition(":")

@@ -30,6 +30,7 @@ class Pid:
     host: str
     id: str
     node: str
+    _hash: int
 
     def __init__(self, host: str, id: str, node: str = "") -> None:
         object.__setattr__(self, "host", host)

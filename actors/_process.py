@@ -400,8 +400,8 @@ class Process(Mailbox, Context):
         """
         ch = self._inbox
         if ch is None:
-            ch = self.inbox()
-        return ch.receive(timeout)  # type: ignore[no-any-return]
+            ch = self.inbox()  # type: ignore[assignment]  # the kernel's inbox is a Channel
+        return ch.receive(timeout)  # type: ignore[no-any-return,union-attr]
 
     async def select(
         self, channels: Sequence[Any], timeout: float | None = None

@@ -37,13 +37,15 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
+
+import trio
 
 from beamish.actors import DEFAULT_HOST, Entry, Error, ErrorKind, KindHandler, LoadError, Node
 
 from ._availability import AppNode, Unavailable, sort_out, unknown_kind
 from ._kinds import default_handlers
-from ._loader import load_directory, resolve_roots
+from ._loader import load_directory, python_entry, resolve_roots
 from ._registry import Registry
 from ._settings import load_settings, strict_from_env
 
@@ -52,6 +54,7 @@ __all__ = ["App", "AppState"]
 log = logging.getLogger("beamish")
 
 Hook = Callable[[], Awaitable[None]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AppState(enum.Enum):
@@ -81,18 +84,24 @@ class App:
 
     def __init__(
         self,
-        directory: str | Path,
+        directory: str | Path | None = None,
         *,
         shutdown_timeout: float = 10.0,
         handlers: dict[str, KindHandler] | None = None,
         source_roots: Iterable[str | Path] = (),
         strict: bool = True,
     ) -> None:
-        self.directory = Path(directory).resolve()
+        self.directory = Path(directory if directory is not None else Path.cwd()).resolve()
         #: The extra folders sources may come from (resolved), beside the app directory.
         self.source_roots: tuple[Path, ...] = resolve_roots(self.directory, source_roots)[1:]
-        #: Every entry the YAML files define, available or not.
-        self.loaded: Registry = load_directory(self.directory, source_roots=self.source_roots)
+        #: Every entry the YAML files define (none without a directory) and every entry
+        #: :meth:`add` declared, available or not.
+        self.loaded: Registry = (
+            load_directory(self.directory, source_roots=self.source_roots)
+            if directory is not None
+            else Registry()
+        )
+        self._declared = False  # entries added since the last validate()
         #: The entries the app runs (all of :attr:`loaded` unless some are unavailable).
         self.registry: Registry = self.loaded
         #: The entries left out, by ID, with why (empty when strict).
@@ -130,6 +139,97 @@ class App:
         self.registry, self.unavailable = sort_out(
             self.loaded, self.handlers, strict=self.strict, app_dir=self.directory
         )
+        self._declared = False
+
+    # -- declaring entries in Python ------------------------------------------------------
+
+    def add(
+        self, entry_id: str, kind: str, *, meta: dict[str, Any] | None = None, **fields: Any
+    ) -> Entry:
+        """Declare an entry as a YAML file would: ``app.add("app:host", "process.host")``.
+
+        ``fields`` are the YAML fields beside ``name`` and ``kind``; a ``handler`` may be
+        the Python callable itself instead of ``"module:callable"``. Entries may refer to
+        ones declared later: they are checked together when the app starts (strict or
+        lenient as the app is). Raises :class:`LoadError` for a malformed ID, an unknown
+        kind or a duplicate ID, and ``Error(INVALID)`` once the app has started.
+        """
+        if self.state is not AppState.LOADED:
+            raise Error(
+                f"cannot add {entry_id!r}: the app has started; declare entries before "
+                "'async with app'",
+                kind=ErrorKind.INVALID,
+            )
+        entry = python_entry(
+            entry_id, kind, fields, meta=meta, roots=(self.directory, *self.source_roots)
+        )
+        self.handler(entry)  # an unknown kind fails here, at the declaration
+        self.loaded.add(entry)
+        self._declared = True
+        return entry
+
+    def function(self, entry_id: str, **fields: Any) -> Callable[[F], F]:
+        """Decorator: the function below is the ``function.py`` entry ``entry_id``."""
+
+        def declare(fn: F) -> F:
+            self.add(entry_id, "function.py", handler=fn, **fields)
+            return fn
+
+        return declare
+
+    def process(self, entry_id: str, **fields: Any) -> Callable[[F], F]:
+        """Decorator: the async function or :class:`~beamish.Server` class below is the
+        ``process.py`` entry ``entry_id`` (``host=`` names its default host)."""
+
+        def declare(body: F) -> F:
+            self.add(entry_id, "process.py", handler=body, **fields)
+            return body
+
+        return declare
+
+    def workflow(
+        self, entry_id: str, *, worker: str | None = None, **fields: Any
+    ) -> Callable[[F], F]:
+        """Decorator: the async function below is the ``workflow.py`` entry ``entry_id``,
+        served by the ``temporal.worker`` entry ``worker``.
+
+        Without ``worker``: the app's only worker; with none declared, a client
+        ``<namespace>:temporal`` (the embedded Temporal server) and a worker
+        ``<namespace>:worker`` (task queue ``<namespace>``) are declared for it.
+        """
+
+        def declare(body: F) -> F:
+            meta = {"temporal": {"workflow": {"worker": worker or self._default_worker(entry_id)}}}
+            self.add(entry_id, "workflow.py", handler=body, meta=meta, **fields)
+            return body
+
+        return declare
+
+    def _default_worker(self, entry_id: str) -> str:
+        workers = self.loaded.find("temporal.worker")
+        if len(workers) == 1:
+            return workers[0].id
+        if workers:
+            raise LoadError(
+                f"workflow {entry_id!r}: the app has several temporal.worker entries "
+                f"({', '.join(sorted(w.id for w in workers))}); say which with worker="
+            )
+        ns = entry_id.split(":")[0]
+        if f"{ns}:temporal" not in self.loaded:
+            self.add(f"{ns}:temporal", "temporal.client")
+        self.add(f"{ns}:worker", "temporal.worker", client=f"{ns}:temporal", task_queue=ns)
+        return f"{ns}:worker"
+
+    def run(self, entry_id: str, *args: Any) -> Any:
+        """Start the app, run one entry (:meth:`run_entry`), stop the app; return its
+        result. Blocking: it calls ``trio.run``, so call it from synchronous code (a
+        script's ``main``), not from inside a trio program (use ``async with`` there)."""
+
+        async def once() -> Any:
+            async with self:
+                return await self.run_entry(entry_id, args)
+
+        return trio.run(once)
 
     @property
     def state_dir(self) -> Path:
@@ -174,6 +274,8 @@ class App:
     async def __aenter__(self) -> App:
         if self.state is not AppState.LOADED:
             raise Error(f"app {self.directory} can be started once", kind=ErrorKind.INVALID)
+        if self._declared:
+            self.validate()
         if self.unavailable:
             self._node = AppNode(
                 {k: u.error(self.directory) for k, u in self.unavailable.items()},

@@ -197,6 +197,23 @@ def _host_of(entry: Entry) -> str | None:
 # ======================================================================================
 
 
+def warn_unknown_keys(entry: Entry, handler: KindHandler | None) -> None:
+    """Log a WARNING for each key of ``entry`` its kind does not know, with the closest
+    known key (a typo such as ``handlr:`` is otherwise silently ignored). Only kinds
+    whose handler lists its ``fields`` are checked; the entry still loads, as Wippy
+    ignores unknown keys too."""
+    fields = getattr(handler, "fields", None)
+    if not fields:
+        return
+    for key in sorted(set(entry.data) - set(fields)):
+        close = difflib.get_close_matches(str(key), sorted(fields), n=1)
+        known = ", ".join(sorted(fields))
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {known}"
+        log.warning(
+            "%s: unknown key %r for kind %s (ignored); %s", entry.where, key, entry.kind, hint
+        )
+
+
 def sort_out(
     registry: Registry,
     handlers: Mapping[str, KindHandler],
@@ -219,6 +236,9 @@ def sort_out(
         if handler is None:
             raise LoadError(unknown_kind(entry.kind, handlers, strict=strict))
         handler.validate(entry, view)
+
+    for entry in registry:
+        warn_unknown_keys(entry, handlers.get(entry.kind))
 
     if strict:
         for entry in registry:

@@ -174,6 +174,8 @@ class FunctionPyKind:
 
     kind = "function.py"
     order = 10
+    #: The keys this kind reads (others get a "did you mean" warning at load).
+    fields = frozenset({"handler"})
 
     def validate(self, entry: Entry, registry: RegistryLike) -> None:
         import_handler(entry)
@@ -191,6 +193,8 @@ class ProcessPyKind:
 
     kind = "process.py"
     order = 20
+    #: The keys this kind reads (others get a "did you mean" warning at load).
+    fields = frozenset({"handler", "host"})
 
     def validate(self, entry: Entry, registry: RegistryLike) -> None:
         fn = import_handler(entry)

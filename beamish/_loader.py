@@ -31,7 +31,7 @@ from beamish.actors import Entry, LoadError
 
 from ._registry import Registry
 
-__all__ = ["load_directory", "load_file", "resolve_roots"]
+__all__ = ["load_directory", "load_file", "python_entry", "resolve_roots"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
@@ -126,3 +126,33 @@ def _entry(path: Path, ns: str, index: int, raw: Any, roots: tuple[Path, ...]) -
         raise LoadError(f"{label}: 'meta' must be a mapping")
     data = {k: v for k, v in raw.items() if k not in ("name", "kind", "meta")}
     return Entry(ns, name, kind, meta, data, path.resolve(), roots)
+
+
+def python_entry(
+    entry_id: str,
+    kind: str,
+    fields: dict[str, Any],
+    *,
+    meta: dict[str, Any] | None = None,
+    roots: tuple[Path, ...] = (),
+) -> Entry:
+    """An entry declared in Python (``App.add``), checked as the YAML loader checks one.
+
+    ``entry_id`` is ``"namespace:name"``; ``fields`` are what YAML would put beside
+    ``name`` and ``kind`` (``handler`` may be the callable itself). Relative paths
+    resolve from the app directory (the first of ``roots``). Raises :class:`LoadError`.
+    """
+    if not isinstance(entry_id, str) or entry_id.count(":") != 1:
+        raise LoadError(f"entry ID must be 'namespace:name', got {entry_id!r}")
+    ns, name = entry_id.split(":")
+    if not _NAMESPACE.match(ns) or not _NAME.match(name):
+        raise LoadError(
+            f"entry ID {entry_id!r}: the namespace is dotted words ('app.orders') and the "
+            "name one word ('worker')"
+        )
+    if not isinstance(kind, str) or not kind:
+        raise LoadError(f"entry {entry_id!r}: missing kind (e.g. function.py, process.host)")
+    if meta is not None and not isinstance(meta, dict):
+        raise LoadError(f"entry {entry_id!r}: 'meta' must be a mapping")
+    entry = Entry(ns, name, kind, dict(meta or {}), dict(fields), None, roots)
+    return entry

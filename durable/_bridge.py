@@ -222,7 +222,7 @@ class AsyncioBridge:
 
         def start() -> None:  # on the loop
             try:
-                atask = loop.create_task(fn(*args))
+                atask = loop.create_task(fn(*args))  # type: ignore[arg-type,var-annotated]
             except BaseException as e:
                 token.run_sync_soon(trio.lowlevel.reschedule, trio_task, outcome.Error(e))
                 return
@@ -267,7 +267,7 @@ class AsyncioBridge:
         self._stats_to_asyncio += 1
 
         def start() -> None:
-            loop.create_task(fn(*args))
+            loop.create_task(fn(*args))  # type: ignore[arg-type]
 
         try:
             loop.call_soon_threadsafe(start)
@@ -318,7 +318,7 @@ class AsyncioBridge:
                 if isinstance(result, outcome.Error):
                     fut.set_exception(result.error)
                 else:
-                    fut.set_result(result.value)
+                    fut.set_result(result.value)  # type: ignore[attr-defined]
 
             with contextlib.suppress(RuntimeError):  # loop closed: nobody waits any more
                 loop.call_soon_threadsafe(set_it)

@@ -520,7 +520,7 @@ class WorkflowContext(Mailbox, Context):
                 outbound_values.reset(token)
             self._children[pid] = handle
             try:
-                for topic, payload in wire_messages:
+                for topic, payload in wire_messages:  # type: ignore[assignment]
                     await handle.signal(topic, args=payload)
             finally:
                 if not started.done():

@@ -323,6 +323,7 @@ class WorkerHost(Host):
         watched = parent is not None and (request.monitor or request.link)
         own_monitor = own_link = None
         if watched:
+            assert parent is not None
             watch = self._watch(wf_id)
             if request.monitor and parent not in watch.monitors:
                 watch.monitors.add(parent)

@@ -194,7 +194,7 @@ def _wf_exec(drv: Driver, tid: int, target: Any = None, *args: Any) -> Any:
     payload = tuple(drv.sb.from_lua(a) for a in args)
     # Alone in its process: one awaited child workflow; beside siblings: a child whose
     # EXIT event wakes the task, so the other coroutines keep running meanwhile.
-    return exec_await(drv, target, payload, {}, _err)
+    return exec_await(drv, target, payload, {}, _err)  # type: ignore[arg-type]
 
 
 def install_workflow_module(sb: Sandbox) -> None:

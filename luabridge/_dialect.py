@@ -127,6 +127,7 @@ def tokenize(src: str) -> list[Token]:
             i += 1
             continue
         kind = m.lastgroup
+        assert kind is not None  # every alternative of the pattern is a named group
         start = m.start(kind)
         if start > i:
             line += count("\n", i, start)

@@ -407,7 +407,7 @@ class Driver:
                             # with a source). Beside other tasks: park on the channel.
                             if self.live != 1 or ready:
                                 out = self._park_receive(
-                                    self.inbox_channel() if out is INBOX else out, tid)
+                                    self.inbox_channel() if out is INBOX else out, tid)  # type: ignore[arg-type]
                             # Alone: the lone-receive fast path, written once.
                             elif self.hib and not self.warm and is_mailbox(out):
                                 got = self._receive_nowait(out)
@@ -419,8 +419,8 @@ class Driver:
                                 del got  # nothing from a step kept while idle
                             else:  # wait in the task, measured (_waited, inline)
                                 since = _clock()
-                                src = self.ctx.inbox() if out is INBOX else out.source
-                                out = self._resume_of(await src.receive(), out)
+                                src = self.ctx.inbox() if out is INBOX else out.source  # type: ignore[union-attr]
+                                out = self._resume_of(await src.receive(), out)  # type: ignore[union-attr]
                                 if self.warm and _clock() - since >= HIBERNATE_IDLE:
                                     self.warm = False
                                 steps = 0
@@ -500,7 +500,7 @@ class Driver:
         try:
             if type(op) is int:
                 return HANDLERS[op](self, tid, *args)
-            handler = COMMANDS.get(op)
+            handler = COMMANDS.get(op)  # type: ignore[arg-type]
             if handler is None:
                 raise Error(f"unknown Lua bridge command {op!r}", kind=ErrorKind.INTERNAL)
             return handler(self, tid, *args)

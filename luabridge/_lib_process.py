@@ -587,7 +587,7 @@ def _events(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
 def _events_channel(drv: LuaProcess) -> LChannel:
     """The script's events channel itself (created if the script never asked)."""
     _cached_channel(drv, "events", _new_events)
-    return drv.cache["events"][0]
+    return drv.cache["events"][0]  # type: ignore[index]
 
 
 @command("listen")
@@ -600,7 +600,7 @@ def _listen(
     got = drv.cache.get(key) if drv.cache else None
     if got is not None and got[0].closed:
         got = None
-        del drv.cache[key]
+        del drv.cache[key]  # type: ignore[union-attr]
     src = drv.ctx.listen(topic)  # raises Error(INVALID) for '@' topics
     adapt = _message_adapter(drv) if as_message else _value_adapter(drv)
     return (0, _cached_channel(drv, key, _new_listen, src, adapt, topic))
@@ -619,7 +619,7 @@ def _unlisten(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
         for key, value in list((drv.cache or {}).items()):
             if isinstance(key, tuple) and key[0] == "listen" and value[0] is h:
                 drv.ctx.unlisten(key[1])
-                del drv.cache[key]
+                del drv.cache[key]  # type: ignore[union-attr]
         h.source = None
         h.close()
     return (0,)

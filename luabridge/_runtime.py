@@ -201,7 +201,7 @@ def host_bytecode(source: str | HostLua, name: str | None = None) -> bytes:
     if bc is not None:
         return bc
     if isinstance(source, HostLua):
-        source, name = source.text(), source.chunkname
+        source, name = source.text(), source.chunkname  # type: ignore[attr-defined]
     assert name is not None
     with _compiler_lock:
         if not _compiler:

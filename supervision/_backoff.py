@@ -111,7 +111,7 @@ def _check(name: str, value: object, ok: object, rule: str) -> None:
     valid = isinstance(value, int | float) and not isinstance(value, bool)
     if valid:
         try:
-            valid = bool(ok(float(value)))  # type: ignore[operator]
+            valid = bool(ok(float(value)))  # type: ignore[operator,arg-type]
         except (TypeError, ValueError):
             valid = False
     if not valid:

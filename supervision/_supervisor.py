@@ -428,7 +428,7 @@ class _SupervisorCore(abc.ABC):
         self._parent = ctx.parent
         self._events = ctx.events()
         ctx.trap_links = True
-        _LIVE[ctx] = self
+        _LIVE[ctx] = self  # type: ignore[assignment]
         self.state = SupervisorState.STARTING
         try:
             try:

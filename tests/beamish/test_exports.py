@@ -16,3 +16,9 @@ def test_facade_exports_are_importable_and_pinned():
 def test_public_classes_report_the_facade_module():
     assert beamish.actors.Node.__module__ == "beamish.actors"
     assert beamish.actors.Pid.__module__ == "beamish.actors"
+
+
+def test_the_package_says_it_is_typed():
+    from importlib.resources import files
+
+    assert files("beamish").joinpath("py.typed").is_file()

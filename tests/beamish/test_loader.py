@@ -108,3 +108,23 @@ def test_python_kinds_are_validated_before_anything_starts(tmp_path, entry, mess
     write(tmp_path, "app.yaml", f"namespace: a\nentries:\n  - {entry}\n")
     with pytest.raises(LoadError, match=message):
         App(tmp_path)
+
+
+def test_an_unknown_key_is_a_warning_naming_the_closest_known_one(tmp_path, caplog):
+    import logging
+
+    from beamish import App
+
+    (tmp_path / "mod.py").write_text("def add(a, b):\n    return a + b\n")
+    (tmp_path / "app.yaml").write_text(
+        "namespace: app\n"
+        "entries:\n"
+        '  - { name: add, kind: function.py, handler: "mod:add", handlr: "mod:add" }\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="beamish"):
+        app = App(tmp_path)
+    assert "app:add" in app.registry  # still loads, as Wippy ignores unknown keys
+    (warning,) = [r for r in caplog.records if "unknown key" in r.getMessage()]
+    text = warning.getMessage()
+    assert "'handlr'" in text and "did you mean 'handler'?" in text
+    assert "app.yaml" in text

@@ -83,3 +83,23 @@ def test_readme_lua_example_prints_the_documented_json():
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"me": "{app:processes|0x00001}", "answer": 42}
+
+
+def test_the_python_only_app_serves_supervises_and_runs_a_workflow(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "python_app" / "app.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,  # its state (the embedded Temporal database) goes in ./.beamish
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "left": 3,
+        "short": ["short", 2],
+        "crashed": "RuntimeError: asked to crash",
+        "restocked": 5,  # the supervisor restarted the store with fresh stock
+        "receipt": {"item": "pear", "n": 2, "total": 1.6},
+    }
+    assert "restarts 'store'" in out.stderr  # the supervisor report
+    assert (tmp_path / ".beamish").is_dir()

@@ -1,0 +1,141 @@
+"""Apps declared in Python (``App.add`` and its decorators), with and without YAML."""
+
+import textwrap
+
+import pytest
+import trio
+
+from beamish import App, Error, ErrorKind, LoadError, Server
+
+
+def test_decorated_functions_and_processes_run_without_yaml():
+    app = App()
+
+    @app.function("calc:add")
+    def add(a, b):
+        return a + b
+
+    @app.process("calc:main")
+    async def main(ctx, n):
+        return await ctx.call("calc:add", n, 1)
+
+    app.add("calc:host", "process.host")
+    assert app.run("calc:main", 41) == 42
+    assert add(1, 2) == 3  # the decorator hands the function back unchanged
+
+
+def test_a_server_class_is_a_process_entry_and_entries_may_refer_forward():
+    app = App()
+
+    @app.process("kv:main", host="kv:host")  # the host is declared below
+    async def main(ctx):
+        store = ctx.spawn("kv:store")
+        await ctx.ask(store, ("put", "a", 1))
+        return await ctx.ask(store, ("get", "a"))
+
+    @app.process("kv:store")
+    class Store(Server):
+        async def init(self):
+            return {}
+
+        async def handle_call(self, request, call, state):
+            op, key, *value = request
+            if op == "put":
+                return "ok", {**state, key: value[0]}
+            return state.get(key), state
+
+    app.add("kv:host", "process.host")
+    assert app.run("kv:main") == 1
+
+
+def test_python_entries_mix_with_yaml(tmp_path):
+    (tmp_path / "app.yaml").write_text(
+        textwrap.dedent(
+            """
+            namespace: app
+            entries:
+              - { name: host, kind: process.host }
+            """
+        )
+    )
+    app = App(tmp_path)
+
+    @app.process("app:main", host="app:host")
+    async def main(ctx):
+        return str(ctx.pid.host)
+
+    assert app.run("app:main") == "app:host"
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "kind", "needle"),
+    [
+        ("no-colon", "function.py", "must be 'namespace:name'"),
+        ("a:b:c", "function.py", "must be 'namespace:name'"),
+        ("app:bad name", "function.py", "one word"),
+        ("app:x", "function.pyy", "function.pyy"),
+    ],
+)
+def test_bad_declarations_fail_at_the_declaration(entry_id, kind, needle):
+    app = App()
+    with pytest.raises(LoadError) as info:
+        app.add(entry_id, kind, handler=lambda: None)
+    assert needle in info.value.message
+
+
+def test_a_duplicate_id_and_a_late_declaration_are_refused():
+    app = App()
+    app.add("app:host", "process.host")
+    with pytest.raises(LoadError, match="duplicate entry ID 'app:host'"):
+        app.add("app:host", "process.host")
+
+    async def go():
+        async with app:
+            with pytest.raises(Error) as info:
+                app.add("app:late", "process.host")
+            return info.value.kind
+
+    assert trio.run(go) is ErrorKind.INVALID
+
+
+def test_a_broken_python_entry_is_reported_when_the_app_starts():
+    app = App()
+
+    @app.process("app:main")
+    def not_async(ctx):  # a plain function: refused, naming the entry
+        return 1
+
+    async def go():
+        async with app:
+            pass
+
+    with pytest.raises(LoadError) as info:
+        trio.run(go)
+    assert "app:main" in info.value.message and "async def" in info.value.message
+
+
+def test_workflow_without_a_worker_names_the_only_one_or_asks_which():
+    app = App()
+    app.add("app:temporal", "temporal.client")
+    app.add("app:w1", "temporal.worker", client="app:temporal", task_queue="q1")
+
+    @app.workflow("app:flow")
+    async def flow(ctx):
+        return 1
+
+    assert app.loaded.get("app:flow").meta == {"temporal": {"workflow": {"worker": "app:w1"}}}
+    app.add("app:w2", "temporal.worker", client="app:temporal", task_queue="q2")
+    with pytest.raises(LoadError, match="several temporal.worker entries"):
+        app.workflow("app:other")(flow)
+
+
+def test_workflow_with_no_worker_declared_gets_the_embedded_client_and_a_worker():
+    app = App()
+
+    @app.workflow("shop:order")
+    async def order(ctx):
+        return 1
+
+    assert app.loaded.get("shop:temporal").kind == "temporal.client"
+    worker = app.loaded.get("shop:worker")
+    assert worker.data == {"client": "shop:temporal", "task_queue": "shop"}
