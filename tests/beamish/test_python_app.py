@@ -125,7 +125,7 @@ def test_workflow_without_a_worker_names_the_only_one_or_asks_which():
 
     assert app.loaded.get("app:flow").meta == {"temporal": {"workflow": {"worker": "app:w1"}}}
     app.add("app:w2", "temporal.worker", client="app:temporal", task_queue="q2")
-    with pytest.raises(LoadError, match="several temporal.worker entries"):
+    with pytest.raises(LoadError, match=r"several temporal\.worker entries"):
         app.workflow("app:other")(flow)
 
 
