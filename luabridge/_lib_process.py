@@ -10,6 +10,9 @@ Wippy's documented API, each call performed through the driver's context:
 _linked_monitored](id, host, ...)``            the entry method's parameters
 ``process.exec(id, host, ...)``                the child's result | ``nil, err``; the
                                                process's other coroutines keep running
+``process.call(dest, request, timeout?)``      the reply of a Python ``Server`` | ``nil,
+                                               err`` (beamish's; ``ctx.ask``, default 5 s)
+``process.cast(dest, request)``                ``true`` | ``nil, err`` (``ctx.cast``)
 ``process.terminate(dest)``,                   ``true`` | ``nil, err``
 ``process.cancel(dest, reason?)``,
 ``process.monitor/unmonitor/link/unlink``
@@ -76,6 +79,7 @@ from beamish.actors import (
     ProcessExit,
     as_error,
     limits_of,
+    parse_duration,
     pending_start,
     spawn_messages_error,
 )
@@ -218,6 +222,46 @@ def _pid(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
 @command("id")
 def _id(drv: LuaProcess, tid: int) -> tuple[Any, ...]:
     return (0, drv.ctx.entry_id)
+
+
+@command("ask")
+def _ask(
+    drv: LuaProcess, tid: int, ex: Any, dest: Any = None, request: Any = None, timeout: Any = None
+) -> Any:
+    """``process.call(dest, request[, timeout])``: ``reply`` | ``nil, err`` (``ctx.ask``).
+
+    ``timeout`` is a duration string (``"2s"``) or milliseconds, default 5 s. The task
+    waits in its process's task, so sibling coroutines wait with it (a call is short)."""
+    try:
+        target = _dest(dest, drv)
+        value = drv.sb.from_lua(request)
+        seconds = (
+            5.0
+            if timeout is None
+            else parse_duration(timeout, field="timeout", number_unit="ms")
+        )
+    except Error as exc:
+        return _err(drv, exc)
+    ctx = drv.ctx
+
+    async def direct() -> tuple[Any, ...]:
+        try:
+            reply = await ctx.ask(target, value, timeout=seconds)
+            return (0, drv.sb.to_lua(reply))
+        except Error as exc:
+            return (0, None, drv.sb.convert.error_to_lua(exc.for_script()))
+
+    return DirectAwait(direct)
+
+
+@command("cast")
+def _cast(drv: LuaProcess, tid: int, dest: Any = None, request: Any = None) -> Any:
+    """``process.cast(dest, request)``: ``true`` | ``nil, err`` (``ctx.cast``)."""
+    try:
+        drv.ctx.cast(_dest(dest, drv), drv.sb.from_lua(request))
+    except Error as exc:
+        return _err(drv, exc)
+    return _TRUE
 
 
 @command("send")

@@ -80,6 +80,9 @@ process.spawn_monitored = spawner(1)
 process.spawn_linked = spawner(2)
 process.spawn_linked_monitored = spawner(3)
 function process.exec(id, host, ...) return command("exec", nil, id, host, ...) end
+-- beamish: request/reply with a Python Server (ctx.ask / ctx.cast)
+function process.call(dest, request, timeout) return command("ask", nil, dest, request, timeout) end
+function process.cast(dest, request) return sync("cast", dest, request) end
 
 function process.terminate(dest) return sync("terminate", dest) end
 function process.cancel(dest, reason) return sync("cancel", dest, reason) end

@@ -286,3 +286,67 @@ def test_a_process_py_entry_can_name_a_server_class(tmp_path):
             return await app.run_entry("app:main")
 
     assert trio.run(go) == 1
+
+
+def test_a_lua_process_calls_and_casts_to_a_python_server(tmp_path):
+    (tmp_path / "counter.py").write_text(
+        textwrap.dedent(
+            """
+            from beamish import Error, ErrorKind, Server
+
+            class Counter(Server):
+                async def init(self):
+                    return 0
+
+                async def handle_call(self, request, call, state):
+                    if request == "boom":
+                        call.fail(Error("no booms here", kind=ErrorKind.INVALID))
+                        from beamish import NoReply
+                        return NoReply(state)
+                    return {"count": state + request["add"]}, state + request["add"]
+
+                async def handle_cast(self, request, state):
+                    return state + request
+            """
+        )
+    )
+    (tmp_path / "main.lua").write_text(
+        textwrap.dedent(
+            """
+            local function main()
+              local pid = process.spawn("app:counter", "app:host")
+              local r1 = process.call(pid, {add = 2})
+              assert(process.cast(pid, 10))
+              local r2 = process.call(pid, {add = 1}, "1s")
+              local none, err = process.call(pid, "boom")
+              local gone, err2 = process.call("{app:host|0x99999}", 1)
+              return {r1 = r1.count, r2 = r2.count, err = tostring(err:message()),
+                      kind = err:kind(), gone = err2:kind()}
+            end
+            return { main = main }
+            """
+        )
+    )
+    (tmp_path / "app.yaml").write_text(
+        textwrap.dedent(
+            """
+            namespace: app
+            entries:
+              - { name: host, kind: process.host }
+              - { name: counter, kind: process.py, handler: "counter:Counter" }
+              - { name: main, kind: process.lua, source: file://main.lua, method: main }
+            """
+        )
+    )
+
+    async def go():
+        async with App(tmp_path) as app:
+            return await app.run_entry("app:main")
+
+    assert trio.run(go) == {
+        "r1": 2,
+        "r2": 13,
+        "err": "no booms here",
+        "kind": "Invalid",
+        "gone": "NotFound",
+    }
