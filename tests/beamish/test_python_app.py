@@ -29,23 +29,16 @@ def test_a_server_class_is_a_process_entry_and_entries_may_refer_forward():
 
     @app.process("kv:main", host="kv:host")  # the host is declared below
     async def main(ctx):
-        store = ctx.spawn("kv:store")
-        await ctx.ask(store, ("put", "a", 1))
-        return await ctx.ask(store, ("get", "a"))
+        echo = ctx.spawn("kv:echo")
+        return await ctx.ask(echo, "hi")
 
-    @app.process("kv:store")
-    class Store(Server):
-        async def init(self):
-            return {}
-
-        async def handle_call(self, request, call, state):
-            op, key, *value = request
-            if op == "put":
-                return "ok", {**state, key: value[0]}
-            return state.get(key), state
+    @app.process("kv:echo")
+    class Echo(Server):
+        def handle_call(self, request, call, state):
+            return request * 2, state
 
     app.add("kv:host", "process.host")
-    assert app.run("kv:main") == 1
+    assert app.run("kv:main") == "hihi"
 
 
 def test_python_entries_mix_with_yaml(tmp_path):
