@@ -53,12 +53,11 @@ CAST_TOPIC = "@cast"
 class _Slot:
     """Where one call's answer goes: the parked caller's task, until answered."""
 
-    __slots__ = ("on_exit", "server", "task")
+    __slots__ = ("server", "task")
 
     def __init__(self, task: trio.lowlevel.Task, server: Pid) -> None:
         self.task: trio.lowlevel.Task | None = task
         self.server = server
-        self.on_exit: Any = None
 
     def fill(self, result: outcome.Outcome) -> bool:
         task = self.task

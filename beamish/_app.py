@@ -43,7 +43,7 @@ import trio
 
 from beamish.actors import DEFAULT_HOST, Entry, Error, ErrorKind, KindHandler, LoadError, Node
 
-from ._availability import AppNode, Unavailable, sort_out, unknown_kind
+from ._availability import AppNode, Unavailable, sort_out, unknown_kind, warn_unknown_keys
 from ._kinds import default_handlers
 from ._loader import load_directory, python_entry, resolve_roots
 from ._registry import Registry
@@ -119,6 +119,8 @@ class App:
         self._node: Node | None = None
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
+        for entry in self.loaded:  # once per entry, as it enters the app (also in add)
+            warn_unknown_keys(entry, self.handlers.get(entry.kind))
         self.validate()
 
     # -- loading ------------------------------------------------------------------------
@@ -163,7 +165,7 @@ class App:
         entry = python_entry(
             entry_id, kind, fields, meta=meta, roots=(self.directory, *self.source_roots)
         )
-        self.handler(entry)  # an unknown kind fails here, at the declaration
+        warn_unknown_keys(entry, self.handler(entry))  # an unknown kind fails here
         self.loaded.add(entry)
         self._declared = True
         return entry

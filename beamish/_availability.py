@@ -237,9 +237,6 @@ def sort_out(
             raise LoadError(unknown_kind(entry.kind, handlers, strict=strict))
         handler.validate(entry, view)
 
-    for entry in registry:
-        warn_unknown_keys(entry, handlers.get(entry.kind))
-
     if strict:
         for entry in registry:
             try:

@@ -132,3 +132,21 @@ def test_workflow_with_no_worker_declared_gets_the_embedded_client_and_a_worker(
     assert app.loaded.get("shop:temporal").kind == "temporal.client"
     worker = app.loaded.get("shop:worker")
     assert worker.data == {"client": "shop:temporal", "task_queue": "shop"}
+
+
+def test_an_unknown_key_is_reported_once_even_when_entries_are_added(tmp_path, caplog):
+    import logging
+
+    (tmp_path / "mod.py").write_text("def one():\n    return 1\n")
+    (tmp_path / "app.yaml").write_text(
+        "namespace: app\n"
+        "entries:\n"
+        '  - { name: one, kind: function.py, handler: "mod:one", handlr: "x" }\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="beamish"):
+        app = App(tmp_path)
+        app.add("app:two", "function.py", handler=lambda: 2, hadler="typo")
+        assert app.run("app:one") == 1  # starting validates again
+    warned = sorted(r.getMessage().split("unknown key ")[1][:8] for r in caplog.records
+                    if "unknown key" in r.getMessage())
+    assert warned == ["'hadler'", "'handlr'"]

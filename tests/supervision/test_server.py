@@ -281,18 +281,14 @@ def test_a_process_py_entry_can_name_a_server_class(tmp_path):
         )
     )
 
-    async def go():
-        async with App(tmp_path) as app:
-            return await app.run_entry("app:main")
-
-    assert trio.run(go) == 1
+    assert App(tmp_path).run("app:main") == 1
 
 
 def test_a_lua_process_calls_and_casts_to_a_python_server(tmp_path):
     (tmp_path / "counter.py").write_text(
         textwrap.dedent(
             """
-            from beamish import Error, ErrorKind, Server
+            from beamish import Error, ErrorKind, NoReply, Server
 
             class Counter(Server):
                 async def init(self):
@@ -301,7 +297,6 @@ def test_a_lua_process_calls_and_casts_to_a_python_server(tmp_path):
                 async def handle_call(self, request, call, state):
                     if request == "boom":
                         call.fail(Error("no booms here", kind=ErrorKind.INVALID))
-                        from beamish import NoReply
                         return NoReply(state)
                     return {"count": state + request["add"]}, state + request["add"]
 
@@ -339,11 +334,7 @@ def test_a_lua_process_calls_and_casts_to_a_python_server(tmp_path):
         )
     )
 
-    async def go():
-        async with App(tmp_path) as app:
-            return await app.run_entry("app:main")
-
-    assert trio.run(go) == {
+    assert App(tmp_path).run("app:main") == {
         "r1": 2,
         "r2": 13,
         "err": "no booms here",
