@@ -285,7 +285,12 @@ def import_handler(entry: Entry, field: str = "handler") -> Callable[..., Any]:
     for part in attr.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            raise entry.error(f"module {module_name!r} has no attribute {attr!r}")
+            where = getattr(module, "__file__", None) or "?"
+            raise entry.error(
+                f"module {module_name!r} (imported from {where}) has no attribute {attr!r};"
+                " if that is not the file you meant, another module of that name was"
+                " imported first: give yours a distinct name"
+            )
     if not callable(obj):
         raise entry.error(f"'{field}' {spec!r} is not callable")
     return obj

@@ -137,11 +137,11 @@ def test_workflow_with_no_worker_declared_gets_the_embedded_client_and_a_worker(
 def test_an_unknown_key_is_reported_once_even_when_entries_are_added(tmp_path, caplog):
     import logging
 
-    (tmp_path / "mod.py").write_text("def one():\n    return 1\n")
+    (tmp_path / "unknown_key_mod.py").write_text("def one():\n    return 1\n")
     (tmp_path / "app.yaml").write_text(
         "namespace: app\n"
         "entries:\n"
-        '  - { name: one, kind: function.py, handler: "mod:one", handlr: "x" }\n'
+        '  - { name: one, kind: function.py, handler: "unknown_key_mod:one", handlr: "x" }\n'
     )
     with caplog.at_level(logging.WARNING, logger="beamish"):
         app = App(tmp_path)
