@@ -40,8 +40,10 @@ again.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 import trio
@@ -81,6 +83,9 @@ class ChannelLike(Protocol):
     def close(self) -> None: ...
     def receive_nowait(self) -> Any: ...
     async def receive(self, timeout: float | None = None) -> Any: ...
+    async def receive_match(
+        self, match: Callable[[Any], bool], timeout: float | None = None
+    ) -> Any: ...
 
     @property
     def closed(self) -> bool: ...
@@ -275,6 +280,41 @@ class Channel:
                 if self._items or self._closed:
                     return self.receive_nowait()
         raise Timeout(f"receive timed out after {timeout:g}s on channel {self.name or '?'}")
+
+    async def receive_match(
+        self, match: Callable[[Any], bool], timeout: float | None = None
+    ) -> Any:
+        """Selective receive: wait for the oldest item for which ``match(item)`` is true.
+
+        Items before it stay queued, in order (Erlang's ``receive`` with patterns). Each
+        item is tested once per call, as it arrives: a long backlog of non-matching items
+        is not rescanned on every wake-up. Returns :data:`CLOSED` once the channel is
+        closed and no queued item matches. With ``timeout`` raises :class:`Timeout` when
+        no match arrives in time; nothing is taken then. An exception raised by
+        ``match`` propagates to the caller; nothing is taken then either.
+        """
+        scanned = 0
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            while True:
+                items = self._items
+                if items:
+                    if scanned > len(items):  # another receiver took some: rescan
+                        scanned = 0
+                    for i, item in enumerate(itertools.islice(items, scanned, None), scanned):
+                        if match(item):
+                            del items[i]
+                            if self._owner is not None:
+                                _taken(self._owner, item)
+                            await trio.lowlevel.cancel_shielded_checkpoint()
+                            return item
+                    scanned = len(items)
+                if self._closed:
+                    return CLOSED
+                await self._park_receive()
+        raise Timeout(
+            f"receive timed out after {timeout:g}s on channel {self.name or '?'}: no "
+            "message matched (the ones that did not stay queued)"
+        )
 
     def statistics(self) -> dict[str, Any]:
         return {

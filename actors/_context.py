@@ -173,11 +173,19 @@ class Context(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def receive(self, timeout: float | None = None) -> Message:
+    async def receive(
+        self, timeout: float | None = None, *, match: Callable[[Message], bool] | None = None
+    ) -> Message:
         """The next inbox :class:`Message`, waiting for one if need be.
 
-        Raises :class:`Timeout` when none arrives within ``timeout`` seconds (a durable
-        timer in workflows); the mailbox is unchanged then.
+        With ``match`` (a plain function of a message), the oldest message for which
+        ``match(msg)`` is true: a *selective receive*, as Erlang's ``receive`` with
+        patterns. The messages before it stay in the inbox, in order, for a later
+        receive. ``match`` must not block or await; what it raises propagates and takes
+        nothing.
+
+        Raises :class:`Timeout` when no (matching) message arrives within ``timeout``
+        seconds (a durable timer in workflows); the mailbox is unchanged then.
         """
 
     @abc.abstractmethod

@@ -392,8 +392,10 @@ class Process(Mailbox, Context):
                     self._qbytes -= item.size
         ch._owner = None
 
-    def receive(self, timeout: float | None = None) -> Awaitable[Message]:  # type: ignore[override]
-        """The next inbox message. Raises :class:`Timeout` after ``timeout`` seconds.
+    def receive(  # type: ignore[override]
+        self, timeout: float | None = None, *, match: Callable[[Message], bool] | None = None
+    ) -> Awaitable[Message]:
+        """The next (matching) inbox message; see :meth:`Context.receive`.
 
         Returns the inbox's own receive coroutine rather than wrapping it, which saves
         a coroutine frame per idle process; ``await proc.receive()`` reads the same.
@@ -401,6 +403,8 @@ class Process(Mailbox, Context):
         ch = self._inbox
         if ch is None:
             ch = self.inbox()  # type: ignore[assignment]  # the kernel's inbox is a Channel
+        if match is not None:
+            return ch.receive_match(match, timeout)  # type: ignore[no-any-return,union-attr]
         return ch.receive(timeout)  # type: ignore[no-any-return,union-attr]
 
     async def select(

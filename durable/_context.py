@@ -303,8 +303,13 @@ class WorkflowContext(Mailbox, Context):
     def _new_channel(self, name: str) -> WorkflowChannel:
         return WorkflowChannel(name)
 
-    async def receive(self, timeout: float | None = None) -> Message:
-        """The next inbox message (signal); :class:`Timeout` after a durable timer."""
+    async def receive(
+        self, timeout: float | None = None, *, match: Callable[[Message], bool] | None = None
+    ) -> Message:
+        """The next (matching) inbox message (signal); :class:`Timeout` after a durable
+        timer. See :meth:`Context.receive`."""
+        if match is not None:
+            return await self.inbox().receive_match(match, timeout)  # type: ignore[no-any-return]
         return await self.inbox().receive(timeout)  # type: ignore[no-any-return]
 
     async def select(

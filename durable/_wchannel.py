@@ -49,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import temporalio.workflow as workflow
@@ -138,6 +138,48 @@ class WorkflowChannel:
         if got is None:
             raise Timeout(f"receive timed out after {timeout:g}s on channel {self.name or '?'}")
         return got[1]
+
+    async def receive_match(
+        self, match: Callable[[Any], bool], timeout: float | None = None
+    ) -> Any:
+        """Selective receive (the kernel ``Channel.receive_match`` contract); the timeout
+        is a durable timer."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        scanned = 0
+        while True:
+            items = self._items
+            if scanned > len(items):
+                scanned = 0
+            for i, item in enumerate(itertools.islice(items, scanned, None), scanned):
+                if match(item):
+                    del items[i]
+                    del self._stamps[i]
+                    return item
+            scanned = len(items)
+            if self._closed:
+                return CLOSED
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                if remaining is None:
+                    await waiter
+                else:
+                    await workflow.wait([waiter], timeout=remaining)
+            finally:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+                if not waiter.done():
+                    waiter.cancel()
+        raise Timeout(
+            f"receive timed out after {timeout:g}s on channel {self.name or '?'}: no "
+            "message matched (the ones that did not stay queued)"
+        )
 
     def statistics(self) -> dict[str, Any]:
         return {"queued": len(self._items), "waiters": len(self._waiters), "closed": self._closed}

@@ -94,6 +94,17 @@ async def echoes_signals(ctx, n):
     return got
 
 
+async def receives_selectively(ctx):
+    urgent = await ctx.receive(match=lambda m: m.topic == "urgent")
+    try:
+        await ctx.receive(0.2, match=lambda m: m.topic == "never")
+        timed_out = False
+    except Timeout:
+        timed_out = True
+    rest = [(await ctx.receive()).topic for _ in range(2)]
+    return [urgent.data, timed_out, rest]
+
+
 async def listens(ctx):
     a = ctx.listen("a")
     first = await ctx.receive()  # "b" arrives in the inbox: nobody listens to it
@@ -254,6 +265,7 @@ ENTRIES = {
     "app:uses_timers": uses_timers,
     "app:echoes_signals": echoes_signals,
     "app:listens": listens,
+    "app:receives_selectively": receives_selectively,
     "app:pinger": pinger,
     "app:ponger": ponger,
     "app:sends_to_process": sends_to_process,
@@ -359,6 +371,14 @@ async def test_signals_arrive_in_the_inbox_in_order_with_their_sender(temporal_s
             ["multi", [1, 2], "{app:local|0x00001}"],
             ["none", None, "{app:local|0x00001}"],
         ]
+
+
+async def test_selective_receive_skips_and_keeps_earlier_signals(temporal_server, task_queue):
+    async with _h(temporal_server, task_queue) as h:
+        handle = await h.start("app:receives_selectively")
+        for topic in ("a", "b", "urgent"):
+            await h.on_loop(handle.signal, topic, topic.upper())
+        assert await h.result(handle) == ["URGENT", True, ["a", "b"]]
 
 
 async def test_listen_takes_its_topic_and_receive_times_out_on_a_timer(temporal_server, task_queue):
