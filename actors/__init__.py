@@ -24,6 +24,7 @@ machinery) are public here too but documented as such.
   (the Lua bridge counts timers, calls and payload depth against the same limits).
 """
 
+from ._aio import run_asyncio as run_asyncio
 from ._call import CALL_TOPIC as CALL_TOPIC
 from ._call import CAST_TOPIC as CAST_TOPIC
 from ._call import Call as Call
@@ -147,6 +148,7 @@ __all__ = [
     "pending_start",
     "process_host",
     "publish",
+    "run_asyncio",
     "select",
     "set_pending_start",
     "spawn_messages_error",

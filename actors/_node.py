@@ -157,7 +157,16 @@ class Node:
     async def __aenter__(self) -> Node:
         if self._nursery is not None or self._closing:
             raise Error("a Node can be opened only once", kind=ErrorKind.INVALID)
-        self._trio_token = trio.lowlevel.current_trio_token()
+        try:
+            self._trio_token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            raise Error(
+                "a Node runs under trio: start your program with trio.run(main), not "
+                "asyncio.run(main); to await asyncio-only code from a process, use "
+                "beamish.run_asyncio",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            ) from None
         self._nursery_cm = trio.open_nursery()
         self._nursery = await self._nursery_cm.__aenter__()
         self._system_cm = trio.open_nursery()

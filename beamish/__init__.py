@@ -32,6 +32,7 @@ from beamish.actors import ProcessNotFound as ProcessNotFound
 from beamish.actors import Timeout as Timeout
 from beamish.actors import current_context as current_context
 from beamish.actors import current_values as current_values
+from beamish.actors import run_asyncio as run_asyncio
 from beamish.supervision import NoReply as NoReply
 from beamish.supervision import Server as Server
 from beamish.supervision import Stop as Stop
@@ -76,4 +77,5 @@ __all__ = [
     "current_values",
     "load_directory",
     "register_kind",
+    "run_asyncio",
 ]
