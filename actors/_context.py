@@ -212,8 +212,16 @@ class Context(abc.ABC):
         monitor: bool = False,
         link: bool = False,
         options: Mapping[str, Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Pid:
         """Start ``target`` on ``host``; monitor/link are attached before it can exit.
+
+        ``target`` is an async function ``body(ctx, *args, **kwargs)``, a
+        :class:`~beamish.Server` class, or a process entry ID. ``args`` follow the
+        context; keyword arguments of the body go in ``kwargs`` (a mapping, copied like
+        ``args``), so they never collide with these options. ``kwargs`` are checked
+        against the body's signature at spawn, and are for Python bodies on process
+        hosts only (Lua bodies and workflows take positional arguments).
 
         With ``name``: if the name is taken on that host, no process starts; the
         existing PID is returned, ``messages`` are delivered to it (spawn-or-signal)

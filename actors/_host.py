@@ -88,6 +88,8 @@ class SpawnRequest:
     monitor: bool = False
     link: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Keyword arguments of the body (local Python bodies only; see ``Context.spawn``).
+    kwargs: Mapping[str, Any] | None = None
 
 
 class Host(abc.ABC):

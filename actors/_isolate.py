@@ -29,7 +29,7 @@ from typing import Any
 from ._errors import Error, ErrorKind
 from ._pid import Pid
 
-__all__ = ["IMMUTABLE_TYPES", "MAX_DEPTH", "isolate", "isolate_args"]
+__all__ = ["IMMUTABLE_TYPES", "MAX_DEPTH", "isolate", "isolate_args", "isolate_payload"]
 
 #: Types passed through ``send`` without copying.
 IMMUTABLE_TYPES: frozenset[type] = frozenset(
@@ -54,6 +54,21 @@ def isolate_args(values: tuple[Any, ...]) -> tuple[Any, ...]:
         if type(v) not in IMMUTABLE_TYPES:
             return tuple(_copy(x, 0) for x in values)
     return values
+
+
+def isolate_payload(payload: tuple[Any, ...], dest: object) -> tuple[Any, ...]:
+    """:func:`isolate_args` for a message to ``dest``: a value that cannot be copied is
+    ``Error(INVALID)`` naming the destination and the type (details ``boundary:
+    process``), raised at the sender with no copy-machinery frames chained."""
+    try:
+        return isolate_args(payload)
+    except Error as exc:
+        raise Error(
+            f"cannot send to process {dest}: {exc.message}",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+            details={"boundary": "process", "pid": str(dest)},
+        ) from None
 
 
 def _copy(value: Any, depth: int) -> Any:
@@ -97,4 +112,4 @@ def _copy(value: Any, depth: int) -> Any:
             "send plain data (numbers, strings, lists, dicts) or a copyable object",
             kind=ErrorKind.INVALID,
             retryable=False,
-        ) from exc
+        ) from None

@@ -33,6 +33,7 @@ Nothing the node started is left running afterwards.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -45,7 +46,7 @@ from ._context import Target, _current
 from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
 from ._host import Host, LocalHost, SpawnRequest
-from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
+from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args, isolate_payload
 from ._limits import (
     SizedMessage,
     children_error,
@@ -100,6 +101,29 @@ def _body_of(target: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _ASYNC_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+
+
+def _target_name(target: Any) -> str:
+    return target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
+
+
+def _bind_kwargs(
+    body: Callable[..., Any], target: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Callable[..., Any]:
+    """``body`` with ``kwargs`` (isolated) bound, after checking that the body takes
+    them with ``args``: a mismatch is refused at spawn, naming the target."""
+    try:
+        inspect.signature(body).bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise Error(
+            f"cannot spawn {_target_name(target)} with keyword arguments "
+            f"{', '.join(map(repr, kwargs))}: {exc}",
+            kind=ErrorKind.INVALID,
+            retryable=False,
+        ) from None
+    except ValueError:  # no signature to check (a builtin): let the call decide
+        pass
+    return functools.partial(body, **isolate(dict(kwargs)))
 
 
 class Node:
@@ -300,6 +324,7 @@ class Node:
         messages: Sequence[tuple[str, tuple[Any, ...]]] = (),
         context: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Pid:
         """Start ``target`` (an async callable or a registered entry ID) from outside any
         process. See :meth:`Context.spawn` for the parameters."""
@@ -311,6 +336,7 @@ class Node:
             messages=messages,
             context=context,
             options=options,
+            kwargs=kwargs,
         )
 
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
@@ -330,6 +356,7 @@ class Node:
         monitor: bool = False,
         link: bool = False,
         options: Mapping[str, Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Pid:
         if self._nursery is None or self._closing:
             raise Error(
@@ -358,7 +385,16 @@ class Node:
             monitor,
             link,
             dict(options) if options else {},
+            kwargs or None,
         )
+        if req.kwargs and not isinstance(h, LocalHost):
+            raise Error(
+                f"cannot spawn {_target_name(target)} on {h.name} ({h.kind}) with keyword "
+                "arguments: they are for Python bodies on a process host; pass a dict as "
+                "a positional argument instead",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
         return h.spawn(req)
 
     def _spawn_local(self, host: LocalHost, req: SpawnRequest) -> Pid:
@@ -373,6 +409,8 @@ class Node:
                 f"cannot spawn {target!r}: pass an async callable or a process entry ID",
                 kind=ErrorKind.INVALID,
             )
+        if req.kwargs:
+            body = _bind_kwargs(body, target, req.args, req.kwargs)
         if req.name is not None:
             existing = self.names.lookup(req.name)
             if existing is not None:
@@ -511,7 +549,9 @@ class Node:
             raise mailbox_full_error(pid, proc._limits, proc.queued)
         for v in payload:  # isolate_args, inlined: most payloads are immutable scalars
             if type(v) not in IMMUTABLE_TYPES:
-                payload = isolate_args(payload)
+                payload = isolate_payload(payload, pid)
+                if proc is not None and proc._accepts is not None:
+                    proc._accepts(payload, pid)
                 break
         msg = Message(topic, sender, payload)
         if proc is not None:
@@ -553,7 +593,7 @@ class Node:
                 raise mailbox_full_error(pid, proc._limits, proc.queued)
             if proc._qbytes + size > proc._limits.mailbox_bytes:
                 raise mailbox_bytes_error(pid, proc._limits, proc._qbytes, size)
-        for v in payload:
+        for v in payload:  # from a Lua sender: plain values any Lua receiver takes
             if type(v) not in IMMUTABLE_TYPES:
                 payload = isolate_args(payload)
                 break

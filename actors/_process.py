@@ -68,7 +68,7 @@ from ._channel import Channel, TimerChannel, select
 from ._context import Context, Target
 from ._errors import Error, ErrorKind, ProcessNotFound, as_error
 from ._functions import Future, KernelFuture
-from ._isolate import IMMUTABLE_TYPES, isolate, isolate_args
+from ._isolate import IMMUTABLE_TYPES, isolate, isolate_payload
 from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
 from ._mailbox import Mailbox
 from ._message import Event, EventKind, Message
@@ -152,6 +152,7 @@ class Process(Mailbox, Context):
     """
 
     __slots__ = (
+        "_accepts",
         "_args",
         "_body",
         "_children",
@@ -195,6 +196,11 @@ class Process(Mailbox, Context):
         self.pid = pid
         self._body = body
         self._args = args
+        # A body that takes only some values (a Lua script's) names its check here: it
+        # refuses a payload at the sender (``__beamish_accepts__(payload, pid)``).
+        self._accepts: Callable[[tuple[Any, ...], Pid], None] | None = getattr(
+            body, "__beamish_accepts__", None
+        )
         self.entry_id = entry_id
         self.values: Mapping[str, Any] = values if values is not None else _EMPTY
         self.parent = parent
@@ -434,7 +440,9 @@ class Process(Mailbox, Context):
             if proc is not None and proc._state is _RUNNING and proc._room > 0:
                 for v in payload:  # isolate_args, inlined: most payloads are scalars
                     if type(v) not in IMMUTABLE_TYPES:
-                        payload = isolate_args(payload)
+                        payload = isolate_payload(payload, dest)
+                        if proc._accepts is not None:  # a Lua receiver: refuse here
+                            proc._accepts(payload, dest)  # what it cannot take
                         break
                 # Message(topic, sender, payload), field by field: no __init__ frame.
                 msg = _new_message(Message)
@@ -471,6 +479,7 @@ class Process(Mailbox, Context):
         monitor: bool = False,
         link: bool = False,
         options: Mapping[str, Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Pid:
         return self._node._spawn(
             target,
@@ -483,6 +492,7 @@ class Process(Mailbox, Context):
             monitor=monitor,
             link=link,
             options=options,
+            kwargs=kwargs,
         )
 
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:

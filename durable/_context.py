@@ -399,7 +399,7 @@ class WorkflowContext(Mailbox, Context):
         if pid == self.pid:
             self._deliver(ArrivedMessage(topic, self.pid, payload))
             return
-        args = [to_wire(p) for p in payload]
+        args = [to_wire(p, f"a message on topic {topic!r} to {pid}") for p in payload]
         if self._is_workflow_pid(pid):
             handle = workflow.get_external_workflow_handle(pid.id)
             self._send_after(
@@ -483,13 +483,22 @@ class WorkflowContext(Mailbox, Context):
         monitor: bool = False,
         link: bool = False,
         options: Mapping[str, Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Pid:
         """Start a child workflow; its EXIT always arrives on :meth:`events`.
 
         With ``name`` (the child's workflow ID) already taken, nothing starts
         (spawn-or-signal): ``messages`` go to the running workflow as signals and its PID
-        is returned. Its EXIT arrives only if it is a child of this workflow.
+        is returned. Its EXIT arrives only if it is a child of this workflow. ``kwargs``
+        are refused (``Error(INVALID)``): workflow arguments are positional.
         """
+        if kwargs:
+            raise Error(
+                f"cannot spawn {target!r} from a workflow with keyword arguments: workflow "
+                "arguments are positional; pass a dict as a positional argument instead",
+                kind=ErrorKind.INVALID,
+                retryable=False,
+            )
         entry_id, pid, task_queue, opts = self._child_start(target, host, name, options)
         for topic, _ in messages:
             check_topic(topic)
@@ -497,8 +506,15 @@ class WorkflowContext(Mailbox, Context):
             for topic, payload in messages:
                 self.send(pid, topic, *payload)
             return pid
-        wire_args = [to_wire(a) for a in isolate_args(args)]
-        wire_messages = [(t, [to_wire(p) for p in payload]) for t, payload in messages]
+        wire_args = [
+            to_wire(a, f"argument {i} of the start of child workflow {entry_id}")
+            for i, a in enumerate(isolate_args(args), 1)
+        ]
+        wire_messages = [
+            (t, [to_wire(p, f"start-up message {t!r} to child workflow {entry_id}")
+                 for p in payload])
+            for t, payload in messages
+        ]
         values = {**self.values, **context} if context else None
         started = self._outbox.hold(pid.id)  # later sends to the child wait for its start
         self._children[pid] = None
@@ -556,7 +572,10 @@ class WorkflowContext(Mailbox, Context):
         try:
             handle = await workflow.start_child_workflow(
                 entry_id,
-                args=[to_wire(a) for a in isolate_args(args)],
+                args=[
+                    to_wire(a, f"argument {i} of the start of child workflow {entry_id}")
+                    for i, a in enumerate(isolate_args(args), 1)
+                ],
                 id=pid.id,
                 task_queue=task_queue,
                 **opts,
@@ -615,7 +634,12 @@ class WorkflowContext(Mailbox, Context):
         token = outbound_values.set({**self.values, **context} if context else None)
         try:
             return workflow.start_activity(
-                func_id, args=[to_wire(a) for a in isolate_args(args)], **opts
+                func_id,
+                args=[
+                    to_wire(a, f"argument {i} of the call of {func_id} (an activity)")
+                    for i, a in enumerate(isolate_args(args), 1)
+                ],
+                **opts,
             )
         finally:
             outbound_values.reset(token)

@@ -56,6 +56,7 @@ import temporalio.converter
 import temporalio.exceptions
 
 from beamish.actors import Error, ErrorKind, Pid, Timeout, as_error
+from beamish.luabridge import LuaKeyed
 
 __all__ = [
     "CONTEXT_HEADER",
@@ -154,8 +155,9 @@ def _wire(value: Any, where: str, active: set[int]) -> Any:
         active.add(key)
         try:
             if t is dict or isinstance(value, Mapping):
+                keyed = t is LuaKeyed
                 return {
-                    str(k) if type(k) is Pid else k: _wire(v, where, active)
+                    _wire_key(k, where, keyed): _wire(v, where, active)
                     for k, v in value.items()
                 }
             return [_wire(v, where, active) for v in value]
@@ -163,14 +165,34 @@ def _wire(value: Any, where: str, active: set[int]) -> Any:
             active.discard(key)
     try:
         return json.loads(json.dumps(value, cls=BeamishJSONEncoder))
-    except (TypeError, ValueError, RecursionError) as e:
+    except (TypeError, ValueError, RecursionError):
         raise Error(
             f"cannot send a Python {t.__module__}.{t.__qualname__} in {where}: payloads "
             f"are JSON data ({_ALLOWED})",
             kind=ErrorKind.INVALID,
             retryable=False,
-            details={"type": t.__qualname__},
-        ) from e
+            details={"type": t.__qualname__, "boundary": "workflow"},
+        ) from None
+
+
+def _wire_key(key: Any, where: str, keyed: bool) -> str:
+    """A map key as JSON has it: a string. A PID is written as its string form, and so
+    are the number keys of a table that came from Lua (:class:`LuaKeyed`, as Wippy's
+    JSON writes them); any other non-string key is refused rather than silently
+    turned into a string the receiver would not recognise."""
+    if type(key) is str:
+        return key
+    if isinstance(key, str):
+        return str(key)
+    if type(key) is Pid or (keyed and isinstance(key, int | float)):
+        return str(key).lower() if type(key) is bool else str(key)
+    raise Error(
+        f"cannot send a map with the {type(key).__name__} key {key!r} in {where}: "
+        "workflow payloads are JSON, whose map keys are strings; use string keys",
+        kind=ErrorKind.INVALID,
+        retryable=False,
+        details={"type": type(key).__qualname__, "boundary": "workflow"},
+    )
 
 
 def check_size(values: Any, where: str, limit: int = MAX_PAYLOAD_BYTES) -> None:

@@ -33,6 +33,7 @@ from ._commands import DirectAwait as DirectAwait
 from ._commands import command as command
 from ._convert import ConversionError as ConversionError
 from ._convert import Converter as Converter
+from ._convert import LuaKeyed as LuaKeyed
 from ._driver import Driver as Driver
 from ._entries import LuaEntrySpec as LuaEntrySpec
 from ._entries import check_entry as check_entry
@@ -65,6 +66,7 @@ __all__ = [
     "Driver",
     "HostLua",
     "LuaEntrySpec",
+    "LuaKeyed",
     "LuaScripts",
     "LuaSyntaxError",
     "Sandbox",

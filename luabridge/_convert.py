@@ -20,7 +20,10 @@ Python -> Lua (:meth:`Converter.to_lua`)
 ``str``                            string (UTF-8)
 ``bytes``, ``bytearray``           string (raw bytes)
 ``list``, ``tuple``                sequence table ``{[1]=..., [n]=...}``
-``dict`` (any ``Mapping``)         table; keys must be ``str``, ``int``, ``float``, ``bool``
+``dict`` (any ``Mapping``)         table; keys must be ``str`` (or ``bytes``). Number and
+                                   boolean keys only in a :class:`LuaKeyed` (a dict that
+                                   came from Lua): ``{1: "a"}`` is an error, never a
+                                   silent list
 empty ``dict``                     empty table *marked as a map* (so it comes back as ``{}``
                                    and ``json.encode`` writes ``{}``)
 empty ``list``/``tuple``           empty table (comes back as ``[]``)
@@ -40,8 +43,9 @@ string                             ``str`` if valid UTF-8, else ``bytes``
 table with no keys                 ``[]``, or ``{}`` if it was marked as a map
 table whose keys are all positive  ``list`` of length max-key; missing slots (nil holes)
 integers, max key <= 2 x count     become ``None``. ``{1, nil, 3}`` -> ``[1, None, 3]``
-any other table                    ``dict``; keys string/number/boolean. ``{[5]=1}`` (too
-                                   sparse) -> ``{5: 1}``
+any other table                    ``dict``; keys string/number/boolean; with any key not a
+                                   string a :class:`LuaKeyed`. ``{[5]=1}`` (too sparse) ->
+                                   ``LuaKeyed({5: 1})``
 error object                       :class:`beamish.actors.Error` (kind, message, retryable,
                                    details, stack)
 objects with an exporter           what the registered tag handler makes of their plain form
@@ -56,7 +60,9 @@ than ``max_payload`` bytes of      (``beamish.actors.MAX_DEPTH``), so what
 strings                            leaves a sender can enter any receiver
 =================================  ==========================================================
 
-A value arriving from a Python sender that cannot enter Lua becomes an error value
+A message for a Lua process is checked at ``send`` (:func:`check_lua_payload`, called by
+the kernel for any payload that is not all scalars), so the sender gets the error. A
+value arriving by another way that cannot enter Lua becomes an error value
 (:meth:`Converter.received`): the receiver is never the one harmed. A conversion into
 Lua that would not fit under the runtime's memory headroom fails before any push
 (:attr:`Converter.room`).
@@ -76,16 +82,17 @@ recursively costs a Lua call per table and cannot detect cycles. Python -> Lua u
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lupa import lua55 as _lua
 
-from beamish.actors import MAX_DEPTH, Error, ErrorKind
+from beamish.actors import MAX_DEPTH, Error, ErrorKind, Pid
 
 from ._lib_errors import lua_kind
 
-__all__ = ["ConversionError", "Converter"]
+__all__ = ["ConversionError", "Converter", "LuaKeyed", "check_lua_payload"]
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**63 - 1
@@ -101,6 +108,77 @@ class ConversionError(Error):
     def __init__(self, message: str, **kw: Any) -> None:
         kw.setdefault("retryable", False)
         super().__init__(message, **kw)
+
+
+class LuaKeyed(dict):  # type: ignore[type-arg]
+    """A ``dict`` made from a Lua table whose keys are not all strings (a sparse array
+    such as ``{[5] = "x"}``, or a mixed table such as ``{1, 2, n = 2}``).
+
+    Only such a dict enters Lua with number or boolean keys: a plain Python dict must
+    use string keys, because Lua would read ``{1: "a"}`` back as the list ``["a"]``.
+    Sending one to a workflow writes its keys as strings (JSON has no other keys).
+    """
+
+    __slots__ = ()
+
+
+def check_lua_payload(payload: tuple[Any, ...], dest: Any) -> None:
+    """Refuse, at the sender, a message payload a Lua process could not take.
+
+    Raises :class:`ConversionError` naming ``dest``, the path and the type; the rules
+    are :meth:`Converter.to_lua`'s (module docstring), checked without a Lua runtime.
+    """
+    for i, value in enumerate(payload, 1):
+        problem = _lua_problem(value, f"payload[{i}]", 0)
+        if problem is not None:
+            raise ConversionError(
+                f"cannot send to Lua process {dest}: {problem}",
+                details={"boundary": "lua", "pid": str(dest)},
+            )
+
+
+_LUA_LEAVES = (type(None), bool, float, str, bytes, bytearray, memoryview, Error)
+
+
+def _lua_problem(value: Any, path: str, depth: int) -> str | None:
+    if isinstance(value, _LUA_LEAVES):
+        return None
+    if isinstance(value, int):
+        return None if _INT_MIN <= value <= _INT_MAX else _int_range_message(path, value)
+    if depth >= MAX_DEPTH:
+        return f"{path}: nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value, 1):
+            problem = _lua_problem(v, f"{path}[{i}]", depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, Mapping):
+        keyed = type(value) is LuaKeyed
+        for k, v in value.items():
+            problem = _key_problem(k, path, keyed) or _lua_problem(v, f"{path}.{k}", depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, _ADAPTED):
+        return None
+    return (f"{path}: a Python {type(value).__name__} cannot be converted to Lua (use "
+            "None, bool, int, float, str, bytes, lists, tuples and dicts with string keys)")
+
+
+def _key_problem(key: Any, path: str, keyed: bool) -> str | None:
+    if isinstance(key, str | bytes):
+        return None
+    if isinstance(key, int | float) and keyed:
+        return None
+    return (f"{path}: dict key {key!r} of type {type(key).__name__} cannot cross to Lua: "
+            "use string keys (a Lua table with integer keys reads as a list), or a list")
+
+
+#: Types every runtime's Converter has an adapter for (``install_modules``: a PID
+#: becomes its string, a datetime a ``time`` value), accepted by
+#: :func:`check_lua_payload`.
+_ADAPTED: tuple[type, ...] = (Pid, datetime.datetime)
 
 
 class Converter:
@@ -256,21 +334,19 @@ class Converter:
         active.add(key)
         try:
             out: dict[Any, Any] = {}
+            keyed = type(value) is LuaKeyed
             for k, v in value.items():
                 tk = type(k)
-                if tk is str or tk is int or tk is float or tk is bool:
+                if tk is str or tk is bytes:
+                    lk = k
+                elif keyed and (tk is int or tk is float or tk is bool):
                     if tk is int and not _INT_MIN <= k <= _INT_MAX:
                         raise ConversionError(_int_range_message(f"{path} key", k))
                     lk = k
-                elif tk is bytes:
-                    lk = k
-                elif isinstance(k, str | int | float):
-                    lk = _base_scalar(k)
+                elif isinstance(k, str):
+                    lk = str(k)
                 else:
-                    raise ConversionError(
-                        f"{path}: dict key {k!r} of type {tk.__name__} cannot be converted to "
-                        "Lua (use str, int, float or bool keys)"
-                    )
+                    raise ConversionError(_key_problem(k, path, keyed) or path)
                 out[lk] = self._to_lua(v, active, f"{path}.{k}")
         finally:
             active.discard(key)
@@ -377,10 +453,13 @@ class Converter:
                 return [node() for _ in range(next_val())]
             if tag == "M":
                 d = {}
+                plain = True
                 for _ in range(next_val()):
                     k = node()
+                    if plain and type(k) is not str:
+                        plain = False
                     d[k] = node()
-                return d
+                return d if plain else LuaKeyed(d)
             if tag == "n":
                 return None
             if tag == "t":

@@ -45,6 +45,7 @@ from beamish.actors import (
     current_values,
 )
 
+from ._convert import check_lua_payload
 from ._driver import Driver, result_of
 from ._entries import LuaEntrySpec
 from ._modules import install_modules
@@ -190,6 +191,8 @@ class LuaScripts:
 
         lua_process.__qualname__ = f"lua_process[{entry_id}]"
         lua_process.__beamish_body__ = lua_process  # type: ignore[attr-defined] # returns an awaitable
+        # Messages for it are checked at the sender's send (the kernel calls this).
+        lua_process.__beamish_accepts__ = check_lua_payload  # type: ignore[attr-defined]
         return lua_process
 
     def function(self, entry_id: str) -> Any:

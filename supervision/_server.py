@@ -100,8 +100,8 @@ class Stop:
         self.reply = reply
 
 
-async def _run(fn: Any, *args: Any) -> Any:
-    result = fn(*args)
+async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -151,11 +151,12 @@ class Server(Generic[S]):
     # -- the loop -------------------------------------------------------------------
 
     @classmethod
-    async def __beamish_body__(cls, ctx: Context, *args: Any) -> Any:
-        """The process body the runtime spawns for this class."""
+    async def __beamish_body__(cls, ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        """The process body the runtime spawns for this class (spawn arguments and
+        ``kwargs`` go to :meth:`init`)."""
         self = cls()
         self.ctx = ctx
-        state = await _run(self.init, *args)
+        state = await _run(self.init, *args, **kwargs)
         if isinstance(state, Stop):
             return state.value
         inbox, events = ctx.inbox(), ctx.events()

@@ -52,3 +52,25 @@ def test_uncopyable_objects_are_a_clear_error():
 
     with pytest.raises(Error, match="cannot copy message payload of type lock"):
         isolate(threading.Lock())
+
+
+async def test_an_uncopyable_payload_fails_the_send_naming_the_pid_and_type():
+    import threading
+
+    from beamish.actors import Node
+
+    async def idle(ctx):
+        await ctx.receive()
+
+    async def sender(ctx, dest):
+        with pytest.raises(Error, match=f"cannot send to process .*{dest.id}.*type lock") as info:
+            ctx.send(dest, "t", {"lock": threading.Lock()})
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+        assert info.value.details == {"boundary": "process", "pid": str(dest)}
+        ctx.send(dest, "t", "after")  # nothing was queued; the receiver still works
+        return "ok"
+
+    async with Node() as node:
+        dest = node.spawn(idle)
+        assert await node.exec(sender, dest) == "ok"
+        assert await node.wait(dest) == (None, None)

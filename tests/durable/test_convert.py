@@ -120,3 +120,27 @@ def test_client_entry_defaults_to_the_embedded_server():
         "app:temporal", {"address": "t.example:7233", "connection_timeout": "2s"}
     )
     assert not cfg.embedded and cfg.connection_timeout == 2.0
+
+
+@pytest.mark.parametrize("key", [1, 2.5, None, (1, 2)])
+def test_a_map_with_a_non_string_key_is_refused_naming_where(key):
+    with pytest.raises(Error, match="key .* in argument 1 of x: workflow payloads are JSON") as info:
+        to_wire({key: "v"}, "argument 1 of x")
+    assert info.value.kind is ErrorKind.INVALID and info.value.details["boundary"] == "workflow"
+
+
+def test_pid_keys_and_the_number_keys_of_lua_tables_become_strings():
+    from beamish.luabridge import LuaKeyed
+
+    pid = Pid("app", 3)
+    assert to_wire({pid: 1}) == {str(pid): 1}
+    assert to_wire(LuaKeyed({5: "x", "n": 1})) == {"5": "x", "n": 1}
+
+
+def test_an_object_json_cannot_carry_names_the_type_and_where():
+    class Order:
+        pass
+
+    with pytest.raises(Error, match=r"cannot send a Python .*Order in the start of wf") as info:
+        to_wire([Order()], "the start of wf")
+    assert info.value.__cause__ is None

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beamish.actors import Error, ErrorKind
-from beamish.luabridge import ConversionError, Sandbox
+from beamish.luabridge import ConversionError, LuaKeyed, Sandbox
 
 SB = Sandbox()
 lua = SB.lua
@@ -126,9 +126,46 @@ def test_dict_values_none_are_absent_keys_and_trailing_list_nones_are_lost():
     assert from_lua(to_lua([1, None])) == [1]
 
 
-def test_tuples_come_back_as_lists_and_int_keyed_dicts_as_lists():
+def test_tuples_come_back_as_lists():
     assert from_lua(to_lua((1, 2))) == [1, 2]
-    assert from_lua(to_lua({1: "a", 2: "b"})) == ["a", "b"]
+
+
+@pytest.mark.parametrize("key", [1, 2.5, True, None, (1, 2)])
+def test_a_python_dict_with_a_non_string_key_is_an_error_not_a_silent_list(key):
+    with pytest.raises(ConversionError, match="cannot cross to Lua: use string keys"):
+        to_lua({key: "a"})
+
+
+def test_tables_with_non_string_keys_come_back_as_lua_keyed_and_keep_their_keys():
+    sparse = from_lua(L("{[5] = 'x'}"))
+    mixed = from_lua(L("{1, 2, n = 2}"))
+    assert type(sparse) is LuaKeyed and sparse == {5: "x"}
+    assert type(mixed) is LuaKeyed and mixed == {1: 1, 2: 2, "n": 2}
+    assert type(from_lua(L("{a = 1}"))) is dict
+    # back into Lua (another process's message) with the same keys
+    assert L("function(t) return t[5] end")(to_lua(sparse)) == "x"
+    assert from_lua(to_lua(mixed)) == mixed
+
+
+def test_bytes_reach_lua_as_strings_byte_for_byte():
+    raw = bytes(range(256))
+    assert L("function(s) return type(s), #s end")(to_lua(raw)) == ("string", 256)
+    assert L("function(s) return s:byte(1) + 1000 * s:byte(256) end")(to_lua(raw)) == 255000
+    assert from_lua(L("function(s) return {s} end")(to_lua(raw))) == [raw]
+    assert from_lua(to_lua({"k": b"\xff\x00"})) == {"k": b"\xff\x00"}
+
+
+def test_check_lua_payload_refuses_at_the_sender_naming_pid_path_and_type():
+    from beamish.actors import Pid
+    from beamish.luabridge._convert import check_lua_payload
+
+    pid = Pid("app", 7)
+    check_lua_payload(("s", b"b", [1, {"k": pid}], LuaKeyed({1: 2})), pid)  # all fine
+    with pytest.raises(ConversionError, match=r"Lua process \{app\|7\}: "
+                                              r"payload\[1\]\.k\[2\]: a Python set"):
+        check_lua_payload(({"k": [1, {2}]},), pid)
+    with pytest.raises(ConversionError, match=r"payload\[2\]: dict key 1 of type int"):
+        check_lua_payload(("ok", {1: "a"}), pid)
 
 
 def test_shared_subtables_are_copied_into_each_place():

@@ -14,6 +14,7 @@ EXPECTED = {
     "Driver",
     "HostLua",
     "LuaEntrySpec",
+    "LuaKeyed",
     "LuaScripts",
     "LuaSyntaxError",
     "Sandbox",

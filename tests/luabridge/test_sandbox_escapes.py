@@ -278,7 +278,12 @@ async def test_a_python_sender_cannot_kill_a_lua_receiver_with_a_bad_value(scrip
                       second}
             end}""")
         receiver = node.spawn("t:receiver")
-        node.send(receiver, "bad", {"a set": {1, 2}})
+        # refused at the sender, naming the receiver; nothing is queued
+        with pytest.raises(Error, match=f"cannot send to Lua process {receiver}"):
+            node.send(receiver, "bad", {"a set": {1, 2}})
+        # a value that passes the sender's check but not the receiver's (an int past
+        # 64 bits is a scalar, not walked at send) still reaches it as an error value
+        node.send(receiver, "bad", 2**70)
         node.send(receiver, "good", "still here")
         node.send(receiver, "done", 0)
         (first, second), err = await node.wait(receiver)
