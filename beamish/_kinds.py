@@ -147,6 +147,7 @@ class HostKind:
     """
 
     kind = "process.host"
+    fields = frozenset({"host", "limits", "lifecycle"})
     order = 0
 
     def validate(self, entry: Entry, registry: RegistryLike) -> None:

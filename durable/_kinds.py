@@ -115,6 +115,9 @@ def _worker_ref(entry: Entry, registry: Registry, section: str) -> str | None:
 
 class TemporalClientKind:
     kind = "temporal.client"
+    fields = frozenset(
+        {"address", "namespace", "auth", "tls", "connection_timeout", "lifecycle"}
+    )
     order = 1
 
     def validate(self, entry: Entry, registry: Registry) -> None:
@@ -141,6 +144,9 @@ class TemporalClientKind:
 
 class TemporalWorkerKind:
     kind = "temporal.worker"
+    fields = frozenset(
+        {"client", "task_queue", "worker_options", "activity_options", "lifecycle"}
+    )
     order = 2
 
     def validate(self, entry: Entry, registry: Registry) -> None:
@@ -197,6 +203,7 @@ class _WorkflowKindBase:
 
 class WorkflowPyKind(_WorkflowKindBase):
     kind = "workflow.py"
+    fields = frozenset({"handler"})
 
     def validate(self, entry: Entry, registry: Registry) -> None:
         self._require_worker(entry, registry)
@@ -225,6 +232,7 @@ class WorkflowLuaKind(_WorkflowKindBase):
     """``workflow.lua``: a Lua script run as a durable workflow (``_lua.py``)."""
 
     kind = "workflow.lua"
+    fields = frozenset({"source", "method", "modules", "imports", "security"})
 
     def validate(self, entry: Entry, registry: Registry) -> None:
         self._require_worker(entry, registry)

@@ -54,6 +54,11 @@ def _registry_specs(registry: RegistryLike) -> dict[str, LuaEntrySpec]:
     return specs
 
 
+#: The keys a Lua entry takes (``pool`` and ``security`` are Wippy's, accepted and
+#: ignored: beamish runs every call in the caller's context).
+_LUA_FIELDS = frozenset({"source", "method", "modules", "imports", "pool", "security", "lifecycle"})
+
+
 class _LuaKind:
     kind = ""
     order = 0
@@ -83,6 +88,7 @@ class LuaLibraryKind(_LuaKind):
     """``library.lua``: shared Lua code, reachable through ``imports`` + ``require``."""
 
     kind = "library.lua"
+    fields = frozenset({"source", "modules", "imports"})
     order = 5
 
     async def install(self, entry: Entry, app: AppLike) -> None:
@@ -93,6 +99,7 @@ class LuaFunctionKind(_LuaKind):
     """``function.lua``: a stateless Lua function called with ``funcs.call`` / ``node.call``."""
 
     kind = "function.lua"
+    fields = _LUA_FIELDS
     order = 10
 
     async def install(self, entry: Entry, app: AppLike) -> None:
@@ -107,6 +114,7 @@ class LuaProcessKind(_LuaKind):
     """``process.lua``: an actor whose ``method`` receives the spawn arguments."""
 
     kind = "process.lua"
+    fields = _LUA_FIELDS | {"host"}
     order = 20
 
     async def install(self, entry: Entry, app: AppLike) -> None:

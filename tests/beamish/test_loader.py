@@ -128,3 +128,50 @@ def test_an_unknown_key_is_a_warning_naming_the_closest_known_one(tmp_path, capl
     text = warning.getMessage()
     assert "'handlr'" in text and "did you mean 'handler'?" in text
     assert "app.yaml" in text
+
+
+@pytest.mark.parametrize(
+    ("entry", "typo", "hint"),
+    [
+        ("{name: f, kind: function.lua, source: file://f.lua, method: main, modulse: [json]}",
+         "modulse", "modules"),
+        ("{name: p, kind: process.lua, source: file://f.lua, mehtod: main}", "mehtod", "method"),
+        ("{name: l, kind: library.lua, source: file://f.lua, import: {}}", "import", "imports"),
+        ("{name: h, kind: process.host, limts: {}}", "limts", "limits"),
+        ("{name: c, kind: temporal.client, adress: embedded}", "adress", "address"),
+        ("{name: w, kind: temporal.worker, client: app:c, task_queue: q, worker_opts: {}}",
+         "worker_opts", "worker_options"),
+    ],
+)
+def test_unknown_keys_are_reported_for_every_kind_that_lists_its_fields(
+    tmp_path, caplog, entry, typo, hint
+):
+    import logging
+
+    from beamish import App
+
+    (tmp_path / "f.lua").write_text("return {main = function() return 1 end}\n")
+    extra = "  - {name: c, kind: temporal.client}\n" if "temporal.worker" in entry else ""
+    (tmp_path / "app.yaml").write_text(f"namespace: app\nentries:\n  - {entry}\n{extra}")
+    with caplog.at_level(logging.WARNING, logger="beamish"):
+        App(tmp_path)
+    (warning,) = [r.getMessage() for r in caplog.records if "unknown key" in r.getMessage()]
+    assert f"unknown key {typo!r}" in warning and f"did you mean {hint!r}?" in warning
+
+
+def test_the_keys_wippy_apps_use_are_not_reported(tmp_path, caplog):
+    import logging
+
+    from beamish import App
+
+    (tmp_path / "f.lua").write_text("return {main = function() return 1 end}\n")
+    (tmp_path / "app.yaml").write_text(
+        "namespace: app\nentries:\n"
+        "  - {name: f, kind: function.lua, source: file://f.lua, method: main, modules: [],"
+        " imports: {}, pool: {size: 2}, security: {actor: {id: x}}}\n"
+        "  - {name: p, kind: process.lua, source: file://f.lua, method: main, host: app:h}\n"
+        "  - {name: h, kind: process.host, host: {workers: 2}, lifecycle: {auto_start: true}}\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="beamish"):
+        App(tmp_path)
+    assert not [r for r in caplog.records if "unknown key" in r.getMessage()]
