@@ -1200,7 +1200,7 @@ local function after(P, tid, co, kib, ok, first, ...)
   end
   if rawequal(first, DONE) then  -- a function worker finished a call (stays alive)
     local n = select("#", ...)
-    if has_binary(1, ...) then return boxed(2, 3, n, ...) end
+    if has_binary(1, ...) then return boxed(2, 2, n, ...) end  -- r[2] is the first result
     return 2, n, ...
   end
   if rawequal(first, CMD) then

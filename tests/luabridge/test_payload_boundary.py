@@ -94,3 +94,12 @@ async def test_what_lua_cannot_take_is_refused_at_the_sender(value, what):
 
         assert await node.exec(sender) == "fine"
         node.send(pid, "stop", 0)
+
+
+async def test_binary_strings_cross_function_calls_both_ways():
+    scripts = LuaScripts()
+    async with Node() as node:
+        lua(scripts, node, "t:f", "return {main = function(s) return s .. string.char(255) end}",
+            kind="function.lua")
+        # the first call starts the pooled worker, the second resumes it: both paths
+        assert [await node.call("t:f", b"\x00\xfe") for _ in range(2)] == [b"\x00\xfe\xff"] * 2
