@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import abc
 import datetime
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._channel import ChannelLike
 from ._errors import Error, ErrorKind
@@ -57,6 +57,8 @@ __all__ = [
 
 
 Target = str | Callable[..., Any]
+#: The result type of a process body, for :meth:`Context.exec` and ``Node.exec``.
+T = TypeVar("T")
 """What ``spawn`` starts: a registered entry ID (``"ns:name"``) or an async callable."""
 
 
@@ -241,12 +243,19 @@ class Context(abc.ABC):
     def spawn_linked_monitored(self, target: Target, *args: Any, **kw: Any) -> Pid:
         return self.spawn(target, *args, link=True, monitor=True, **kw)
 
+    @overload
+    async def exec(
+        self, target: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kw: Any
+    ) -> T: ...
+    @overload
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any: ...
     @abc.abstractmethod
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
         """Spawn ``target`` (keywords as :meth:`spawn`) and wait for it to exit.
 
-        Returns its return value. Raises :class:`ProcessExit` carrying the child's
-        :class:`Error` when it fails, and what :meth:`spawn` raises when it cannot start.
+        Returns its return value (typed as the body's, for an async function). Raises
+        :class:`ProcessExit` carrying the child's :class:`Error` when it fails, and what
+        :meth:`spawn` raises when it cannot start.
         """
 
     @abc.abstractmethod

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 import trio
 
 from . import _gc
-from ._context import Target, _current
+from ._context import T, Target, _current
 from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
 from ._host import Host, LocalHost, SpawnRequest
@@ -339,8 +339,15 @@ class Node:
             kwargs=kwargs,
         )
 
+    @overload
+    async def exec(
+        self, target: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kw: Any
+    ) -> T: ...
+    @overload
+    async def exec(self, target: Target, *args: Any, **kw: Any) -> Any: ...
     async def exec(self, target: Target, *args: Any, **kw: Any) -> Any:
-        """Spawn ``target`` and return its result; raise :class:`ProcessExit` on error."""
+        """Spawn ``target`` and return its result (typed as the body's, for an async
+        function); raise :class:`ProcessExit` on error. See :meth:`Context.exec`."""
         return await self._exec(target, args, **kw)
 
     def _spawn(

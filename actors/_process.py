@@ -442,7 +442,7 @@ class Process(Mailbox, Context):
                     if type(v) not in IMMUTABLE_TYPES:
                         payload = isolate_payload(payload, dest)
                         if proc._accepts is not None:  # a Lua receiver: refuse here
-                            proc._accepts(payload, dest)  # what it cannot take
+                            proc._accepts(payload, proc.pid)  # what it cannot take
                         break
                 # Message(topic, sender, payload), field by field: no __init__ frame.
                 msg = _new_message(Message)

@@ -3,6 +3,8 @@ typed as users see it (``py.typed`` ships; no ``Any`` where a type is known)."""
 
 from __future__ import annotations
 
+from typing import assert_type
+
 import trio
 
 from beamish import Call, Context, Error, ErrorKind, Event, EventKind, Message, Node, Pid, Server
@@ -16,13 +18,19 @@ class Counter(Server[int]):
         return state + 1, state + 1
 
 
+async def failing(ctx: Context) -> None:
+    raise Error("boom", kind=ErrorKind.INTERNAL)
+
+
 async def worker(ctx: Context, n: int) -> int:
-    msg: Message = await ctx.receive(timeout=1.0)
+    msg = await ctx.receive(timeout=1.0, match=lambda m: m.topic != "noise")
+    assert_type(msg, Message)
     sender: Pid | None = msg.sender
+    ctx.spawn(failing, monitor=True)
     event: Event = await ctx.events().receive()
     if event.kind is EventKind.EXIT and event.error is not None:
         kind: ErrorKind = event.error.kind
-        raise Error(f"child failed: {kind}", kind=ErrorKind.INTERNAL)
+        print(f"child failed: {kind}")
     return n + len(msg.payload) + (0 if sender is None else 1)
 
 
@@ -34,6 +42,8 @@ async def main() -> None:
             return await ctx.ask(pid, "incr", timeout=1.0)
 
         print(await node.exec(client))
+        total = await node.exec(worker, 1, messages=[("noise", ()), ("job", (2,))])
+        assert_type(total, int)  # typed as the body's result, not Any
 
 
 if __name__ == "__main__":
