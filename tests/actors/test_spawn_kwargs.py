@@ -62,3 +62,25 @@ async def test_server_init_takes_kwargs():
 
     async with Node() as node:
         assert await node.exec(client) == [15, 20]
+
+
+async def test_kwargs_are_refused_for_hosts_outside_the_node():
+    from beamish.actors import Host
+
+    class Elsewhere(Host):
+        kind = "temporal.worker"
+
+        def __init__(self) -> None:
+            self.name = "app:worker"
+            self.requests = []
+
+        def spawn(self, request):
+            self.requests.append(request)
+            raise AssertionError("must not be asked to spawn")
+
+    async with Node() as node:
+        host = Elsewhere()
+        node.add_host(host)
+        with pytest.raises(Error, match=r"on app:worker \(temporal.worker\) with keyword"):
+            node.spawn(body, 1, host="app:worker", kwargs={"host": "x"})
+        assert host.requests == []
