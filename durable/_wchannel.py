@@ -162,20 +162,7 @@ class WorkflowChannel:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 break
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                if remaining is None:
-                    await waiter
-                else:
-                    await workflow.wait([waiter], timeout=remaining)
-            finally:
-                try:
-                    self._waiters.remove(waiter)
-                except ValueError:
-                    pass
-                if not waiter.done():
-                    waiter.cancel()
+            await _park((self,), remaining)
         raise Timeout(
             f"receive timed out after {timeout:g}s on channel {self.name or '?'}: no "
             "message matched (the ones that did not stay queued)"
@@ -204,6 +191,31 @@ def _ready(
     return None if oldest is None else (oldest, oldest._take())
 
 
+async def _park(channels: Sequence[WorkflowChannel], remaining: float | None) -> bool:
+    """Wait until a put or close on one of ``channels`` wakes this task, or ``remaining``
+    seconds of workflow time pass (a durable timer; ``None``: no limit, ``<= 0``: no
+    wait). Returns whether it was woken. The waiter is in the channels' lists only
+    while it waits (the module's invariant)."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    for ch in channels:
+        ch._waiters.append(waiter)
+    try:
+        if remaining is None:
+            await waiter
+        elif remaining > 0:
+            await workflow.wait([waiter], timeout=remaining)
+    finally:
+        for ch in channels:
+            try:
+                ch._waiters.remove(waiter)
+            except ValueError:
+                pass
+        woken = waiter.done()
+        if not woken:
+            waiter.cancel()
+    return woken
+
+
 async def workflow_select(
     channels: Sequence[WorkflowChannel], timeout: float | None = None, *, by_arrival: bool = False
 ) -> tuple[WorkflowChannel, Any] | None:
@@ -226,25 +238,7 @@ async def workflow_select(
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     while True:
-        waiter: asyncio.Future[None] = loop.create_future()
-        for ch in channels:
-            ch._waiters.append(waiter)
-        try:
-            if deadline is None:
-                await waiter
-            else:
-                remaining = deadline - loop.time()
-                if remaining > 0:
-                    await workflow.wait([waiter], timeout=remaining)
-        finally:
-            for ch in channels:
-                try:
-                    ch._waiters.remove(waiter)
-                except ValueError:
-                    pass
-            woken = waiter.done()
-            if not woken:
-                waiter.cancel()
+        woken = await _park(channels, None if deadline is None else deadline - loop.time())
         got = _ready(channels, by_arrival)
         if got is not None:
             return got

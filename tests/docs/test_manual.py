@@ -157,20 +157,18 @@ def _env() -> dict[str, str]:
 # -- the examples ----------------------------------------------------------------------
 
 
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run one example command in ``cwd``, as a user would, with no stdin."""
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
+                          env=_env(), stdin=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[b.where for b in PYTHON_BLOCKS])
 def test_python_block(block: Block, tmp_path: Path) -> None:
     _write_apps(_page_of(block), tmp_path)
     script = tmp_path / "_snippet.py"
     script.write_text(block.text, encoding="utf-8")
-    proc = subprocess.run(
-        [PYTHON, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _run([PYTHON, str(script)], tmp_path)
     assert proc.returncode == 0, (
         f"{block.where}: the example failed (exit {proc.returncode})\n"
         f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
@@ -213,15 +211,7 @@ def test_console_block(block: Block, tmp_path: Path) -> None:
         assert argv[:2] == ["beamish", "run"], f"{block.where}: only 'beamish run' is run"
         app = argv[2]
         assert app in apps, f"{block.where}: no app {app!r} on this page (file: blocks)"
-        proc = subprocess.run(
-            [BEAMISH, *argv[1:]],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-        )
+        proc = _run([BEAMISH, *argv[1:]], tmp_path)
         errors = [ln for ln in shown if ln.startswith("error: ")]
         stdout = [ln for ln in shown if not ln.startswith("error: ")]
         report = f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
