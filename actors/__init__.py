@@ -16,6 +16,10 @@ machinery) are public here too but documented as such.
   handlers every layer contributes for its entry kinds.
 * :func:`crash_report`, :func:`supervisor_report`, :func:`user_stack` — SASL-style
   reports through ``logging`` (``beamish.crash``, ``beamish.supervisor``).
+* :class:`ClusterConfig`, :class:`Cluster`, :class:`PoolHost`, :func:`list_nodes`,
+  :data:`NODE_DISCONNECTED`, :class:`NatsServer` — nodes joined through NATS
+  (``Node(name=..., cluster=...)``), worker pools, the embedded NATS server.
+* :class:`ProcessGroups`, :class:`PgScope` — process groups (``node.groups``).
 * :func:`publish` — for the other layers' facades: names report the facade as module.
 * :func:`pending_start`, :func:`set_pending_start` (:data:`PendingStart`) — for hosts
   whose start is confirmed later (workflows) and yielding callers that wait for it.
@@ -33,6 +37,11 @@ from ._channel import Channel as Channel
 from ._channel import ChannelLike as ChannelLike
 from ._channel import WouldBlock as WouldBlock
 from ._channel import select as select
+from ._cluster import NODE_DISCONNECTED as NODE_DISCONNECTED
+from ._cluster import Cluster as Cluster
+from ._cluster import ClusterConfig as ClusterConfig
+from ._cluster import PoolHost as PoolHost
+from ._cluster import list_nodes as list_nodes
 from ._context import Context as Context
 from ._context import Target as Target
 from ._context import current_context as current_context
@@ -77,8 +86,11 @@ from ._mailbox import check_topic as check_topic
 from ._message import Event as Event
 from ._message import EventKind as EventKind
 from ._message import Message as Message
+from ._natsd import NatsServer as NatsServer
 from ._node import DEFAULT_HOST as DEFAULT_HOST
 from ._node import Node as Node
+from ._pg import PgScope as PgScope
+from ._pg import ProcessGroups as ProcessGroups
 from ._pid import Pid as Pid
 from ._process import LINK_FAILED as LINK_FAILED
 from ._process import SYSTEM_PID as SYSTEM_PID
@@ -97,12 +109,15 @@ __all__ = [
     "DEFAULT_LIMITS",
     "LINK_FAILED",
     "MAX_DEPTH",
+    "NODE_DISCONNECTED",
     "SYSTEM_PID",
     "TERMINATED",
     "AppLike",
     "Call",
     "Channel",
     "ChannelLike",
+    "Cluster",
+    "ClusterConfig",
     "Context",
     "DurationSyntaxError",
     "Entry",
@@ -120,11 +135,15 @@ __all__ = [
     "LocalHost",
     "Mailbox",
     "Message",
+    "NatsServer",
     "Node",
     "PendingStart",
+    "PgScope",
     "Pid",
+    "PoolHost",
     "Process",
     "ProcessExit",
+    "ProcessGroups",
     "ProcessNotFound",
     "ProcessState",
     "RegistryLike",
@@ -144,6 +163,7 @@ __all__ = [
     "isolate_args",
     "limit_error",
     "limits_of",
+    "list_nodes",
     "parse_duration",
     "pending_start",
     "process_host",

@@ -42,6 +42,7 @@ from typing import Any, overload
 import trio
 
 from . import _gc
+from ._cluster import join_cluster
 from ._context import T, Target, _current
 from ._errors import Error, ErrorKind, ProcessExit, ProcessNotFound, Timeout
 from ._functions import FunctionRegistry
@@ -58,6 +59,7 @@ from ._limits import (
 from ._mailbox import check_topic
 from ._message import Event, EventKind, Message
 from ._names import NameRegistry
+from ._pg import ProcessGroups
 from ._pid import Pid
 from ._process import SYSTEM_PID, Process, terminated_error
 
@@ -149,8 +151,16 @@ class Node:
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         exit_memory: int = 256,
         gc_threshold: int | None = _gc.DEFAULT_GC_THRESHOLD,
+        cluster: Any = None,
     ) -> None:
         self.node_name = name
+        #: The cluster config this node joins when it opens (``ClusterConfig``, a NATS
+        #: URL, or ``"embedded"``); ``None`` runs alone.
+        self.cluster_config = cluster
+        #: Routes the PIDs of other nodes (the cluster, once joined).
+        self._remote: Host | None = None
+        #: Process groups (``pg``): ``node.groups.scope("app:pg").join(pid, "g")``.
+        self.groups = ProcessGroups(self)
         self.exit_memory = exit_memory
         #: The latest exits, oldest first: PID -> (value, error).
         self._exits: dict[Pid, tuple[Any, Error | None]] = {}
@@ -196,6 +206,12 @@ class Node:
         self._system_cm = trio.open_nursery()
         self._system = await self._system_cm.__aenter__()
         self._gc_held = _gc.hold(self.gc_threshold)
+        if self.cluster_config is not None:
+            try:
+                await join_cluster(self, self.cluster_config)
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(
@@ -217,6 +233,9 @@ class Node:
                 for host in list(self._hosts.values()):
                     with trio.CancelScope(shield=True):
                         await host.aclose()
+                if self._remote is not None:
+                    with trio.CancelScope(shield=True):
+                        await self._remote.aclose()
                 # Process tasks never raise (their errors are exit results), so the
                 # nursery ends clean and the block's own exception, if any, propagates
                 # unwrapped.
@@ -371,7 +390,7 @@ class Node:
                 "spawn inside 'async with Node()'",
                 kind=ErrorKind.UNAVAILABLE,
             )
-        h = self._hosts.get(host or DEFAULT_HOST) or self.host(host or DEFAULT_HOST)
+        h = self._hosts.get(host or DEFAULT_HOST) or self._remote_host(host)
         if messages:
             spawner = self._procs.get(parent) if parent is not None else None
             limits = spawner._limits if spawner is not None else getattr(h, "limits", None)
@@ -404,7 +423,16 @@ class Node:
             )
         return h.spawn(req)
 
-    def _spawn_local(self, host: LocalHost, req: SpawnRequest) -> Pid:
+    def _remote_host(self, host: str | None) -> Host:
+        """The host for ``node@host`` (a host of another node of the cluster)."""
+        node, at, name = (host or "").partition("@")
+        if at and self._remote is not None:
+            if node == self.node_name:
+                return self.host(name)
+            return self._remote.on_node(node, name)  # type: ignore[attr-defined, no-any-return]
+        return self.host(host or DEFAULT_HOST)
+
+    def _spawn_local(self, host: LocalHost, req: SpawnRequest, pid: Pid | None = None) -> Pid:
         target = req.target
         if isinstance(target, str):
             entry_id: str | None = target
@@ -449,7 +477,8 @@ class Node:
             check_topic(topic)
             startup.append(Message(topic, None, isolate_args(tuple(payload))))
         values = dict(req.context) if req.context else None
-        pid = host.next_pid()
+        if pid is None:
+            pid = host.next_pid()
         proc = Process(
             self,
             pid,
@@ -552,22 +581,21 @@ class Node:
             check_topic(topic)
         pid = dest if type(dest) is Pid else self._resolve(dest)
         proc = self._procs.get(pid)
-        if proc is not None and proc._room <= 0:
+        if proc is None:  # foreign hosts copy or encode the payload themselves
+            self._foreign(pid).deliver(pid, Message(topic, sender, payload))
+            return
+        if proc._room <= 0:
             raise mailbox_full_error(pid, proc._limits, proc.queued)
         for v in payload:  # isolate_args, inlined: most payloads are immutable scalars
             if type(v) not in IMMUTABLE_TYPES:
                 payload = isolate_payload(payload, pid)
-                if proc is not None and proc._accepts is not None:
+                if proc._accepts is not None:
                     proc._accepts(payload, pid)
                 break
-        msg = Message(topic, sender, payload)
-        if proc is not None:
-            proc._deliver(msg)
-            proc._room -= 1
-            if proc._hibernating:
-                proc._wake()
-        else:
-            self._foreign(pid).deliver(pid, msg)
+        proc._deliver(Message(topic, sender, payload))
+        proc._room -= 1
+        if proc._hibernating:
+            proc._wake()
 
     def _post(self, proc: Process, msg: Message) -> None:
         """Deliver a message the runtime built (``@`` topics allowed) to a live local
@@ -657,8 +685,8 @@ class Node:
             if proc._monitors:
                 proc._monitors.discard(watcher)
         else:
-            host = self._hosts.get(pid.host)
-            if host is not None and not isinstance(host, LocalHost):
+            host = self._other(pid)
+            if host is not None:
                 host.remove_monitor(pid, watcher)
 
     def _link(self, a: Pid, target: Pid | str) -> None:
@@ -683,8 +711,8 @@ class Node:
                 proc._links = set()
             proc._links.add(peer)
         else:
-            host = self._hosts.get(pid.host)
-            if host is not None and not isinstance(host, LocalHost):
+            host = self._other(pid)
+            if host is not None:
                 host.add_link(pid, peer)
 
     def _unlink(self, a: Pid, target: Pid | str) -> None:
@@ -695,8 +723,8 @@ class Node:
                 if proc._links:
                     proc._links.discard(peer)
             else:
-                host = self._hosts.get(pid.host)
-                if host is not None and not isinstance(host, LocalHost):
+                host = self._other(pid)
+                if host is not None:
                     host.remove_link(pid, peer)
 
     # -- called by processes as they exit, and by foreign hosts ---------------------------
@@ -706,8 +734,8 @@ class Node:
         if proc is not None:
             proc._deliver_event(event)
         else:
-            host = self._hosts.get(pid.host)
-            if host is not None and not isinstance(host, LocalHost):
+            host = self._other(pid)
+            if host is not None:
                 host.deliver_event(pid, event)
 
     def _link_exit(self, pid: Pid, peer: Pid, error: Error | None) -> None:
@@ -715,8 +743,8 @@ class Node:
         if proc is not None:
             proc._link_down(peer, error)
         else:
-            host = self._hosts.get(pid.host)
-            if host is not None and not isinstance(host, LocalHost):
+            host = self._other(pid)
+            if host is not None:
                 host.link_exit(pid, peer, error)
 
     def notify_exit(
@@ -739,6 +767,9 @@ class Node:
     def _forget(self, proc: Process) -> None:
         del self._procs[proc.pid]
         self.names.release(proc.pid)
+        groups = self.groups
+        if groups._joined or groups._watching:
+            groups.exited(proc.pid)
         host = self._hosts.get(proc.pid.host)
         if isinstance(host, LocalHost):
             host.live -= 1
@@ -829,18 +860,34 @@ class Node:
         """The PID ``dest`` names (a PID, a PID string or a registered name)."""
         return self._resolve(dest)
 
-    def _foreign(self, pid: Pid) -> Host:
+    def _other(self, pid: Pid) -> Host | None:
+        """The host that routes ``pid`` when the node does not hold it: a foreign host
+        of this node (a Temporal worker), or the cluster for another node's PID."""
         host = self._hosts.get(pid.host)
-        if host is None or isinstance(host, LocalHost):
+        if host is not None and not isinstance(host, LocalHost):
+            return host
+        if pid.node != self.node_name and self._remote is not None and pid.node:
+            return self._remote
+        return None
+
+    def _foreign(self, pid: Pid) -> Host:
+        host = self._other(pid)
+        if host is None:
             raise self.not_found(pid)
         return host
 
     def _foreign_alive(self, pid: Pid) -> bool:
-        host = self._hosts.get(pid.host)
-        return host is not None and not isinstance(host, LocalHost) and host.is_alive(pid)
+        host = self._other(pid)
+        return host is not None and host.is_alive(pid)
 
     def not_found(self, pid: Pid) -> ProcessNotFound:
         """The :class:`ProcessNotFound` error for ``pid`` (dead, or unknown host)."""
+        if pid.node and pid.node != self.node_name and self._remote is not None:
+            return ProcessNotFound(
+                f"process {pid} not found: node {pid.node!r} is not connected to this "
+                f"node ({self.node_name or 'standalone'}); start it, or join this node "
+                "to its cluster"
+            )
         if pid.host not in self._hosts:
             return ProcessNotFound(
                 f"process {pid} not found: host {pid.host!r} does not exist on this node"
