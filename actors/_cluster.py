@@ -45,7 +45,8 @@ Design chosen
       :meth:`register_global` waits for the bucket instead, so exactly one caller wins
       and the others get ``ALREADY_EXISTS``.
     * **Spawn on another node** is asynchronous like a workflow start: the spawner picks
-      the PID (``{b@host|0x0000a.a}``: its own counter, its own name), sends the spawn
+      the PID (``{b@host|0x8a3f01c2000001}``: a range of ids of its own, from a hash of
+      its name, then its counter), sends the spawn
       and returns; a refused start is reported through ``pending_start`` or as the
       child's EXIT.
 
@@ -64,6 +65,7 @@ import itertools
 import logging
 import os
 import ssl
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -217,6 +219,9 @@ class Cluster(Host):
         self._pending: dict[Pid, list[Any]] = {}
         self._waiters: dict[Pid, Callable[[Any, Error | None], None]] = {}
         self._seq = itertools.count(1)
+        #: The ids this node picks for spawns elsewhere: its own range of the id space,
+        #: far above any node's own counter (a hash of its name, top bit set).
+        self._id_base = 0
         self._out: dict[str, list[bytes]] = {}
         self._out_size = 0
         self._flusher: trio.lowlevel.Task | None = None
@@ -243,6 +248,7 @@ class Cluster(Host):
         self.node = node
         cfg = self.config
         self.me = node.node_name
+        self._id_base = (zlib.crc32(self.me.encode()) | 0x80000000)
         self.prefix = f"beamish.{cfg.cluster}"
         self.all_subject = f"{self.prefix}.all"
         self.my_subject = self._subject(self.me)
@@ -795,7 +801,7 @@ class Cluster(Host):
                     if request.link:
                         self.node._link(request.parent, existing)
                 return existing
-        pid = Pid(request.host, f"0x{next(self._seq):05x}.{self.me}", node)
+        pid = Pid(request.host, f"0x{self._id_base:x}{next(self._seq):06x}", node)
         parent = request.parent
         self._emit(node, [_SPAWN, request.host, pid.id, target, list(request.args),
                           request.name, [[t, list(p)] for t, p in request.messages],
@@ -1072,6 +1078,40 @@ class PoolHost(Host):
         peers = self.cluster.peers
         return {"name": self.name, "kind": self.kind, "spawned": self.spawned,
                 "workers": {w: w in peers for w in self.workers}}
+
+    # The PIDs of a pooled host live on the workers: every operation goes to the cluster.
+    def deliver(self, pid: Pid, message: Message) -> None:
+        self.cluster.deliver(pid, message)
+
+    def deliver_event(self, pid: Pid, event: Event) -> None:
+        self.cluster.deliver_event(pid, event)
+
+    def cancel(self, pid: Pid, reason: str, sender: Pid | None) -> None:
+        self.cluster.cancel(pid, reason, sender)
+
+    def terminate(self, pid: Pid) -> None:
+        self.cluster.terminate(pid)
+
+    def add_monitor(self, target: Pid, watcher: Pid) -> None:
+        self.cluster.add_monitor(target, watcher)
+
+    def remove_monitor(self, target: Pid, watcher: Pid) -> None:
+        self.cluster.remove_monitor(target, watcher)
+
+    def add_link(self, pid: Pid, peer: Pid) -> None:
+        self.cluster.add_link(pid, peer)
+
+    def remove_link(self, pid: Pid, peer: Pid) -> None:
+        self.cluster.remove_link(pid, peer)
+
+    def link_exit(self, pid: Pid, peer: Pid, error: Error | None) -> None:
+        self.cluster.link_exit(pid, peer, error)
+
+    def on_exit(self, pid: Pid, callback: Callable[[Any, Error | None], None]) -> None:
+        self.cluster.on_exit(pid, callback)
+
+    def is_alive(self, pid: Pid) -> bool:
+        return self.cluster.is_alive(pid)
 
 
 async def list_nodes(config: ClusterConfig | str, wait: float | None = None) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -41,17 +42,33 @@ from typing import Any, TypeVar
 
 import trio
 
-from beamish.actors import DEFAULT_HOST, Entry, Error, ErrorKind, KindHandler, LoadError, Node
+from beamish.actors import (
+    DEFAULT_HOST,
+    ClusterConfig,
+    Entry,
+    Error,
+    ErrorKind,
+    KindHandler,
+    LoadError,
+    Node,
+)
 
 from ._availability import AppNode, Unavailable, sort_out, unknown_kind, warn_unknown_keys
 from ._kinds import default_handlers
 from ._loader import load_directory, python_entry, resolve_roots
+from ._pool import WorkerPool, pool_size
 from ._registry import Registry
 from ._settings import load_settings, strict_from_env
 
 __all__ = ["App", "AppState"]
 
 log = logging.getLogger("beamish")
+
+#: The kinds a worker node of a pool installs (the rest run on the main node).
+WORKER_KINDS = frozenset(
+    {"process.host", "function.lua", "function.py", "library.lua", "process.lua",
+     "process.py", "pg.scope"}
+)
 
 Hook = Callable[[], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +94,16 @@ class App:
         strict: fail the load on the first entry that cannot be loaded (default). With
             ``False`` such entries are reported and left out instead, unless the app's
             ``beamish.yaml`` or ``BEAMISH_STRICT`` asks for strict loading.
+        node: this node's name (PIDs read ``{node@host|id}``); default the
+            ``beamish.yaml`` ``node``, else none (``"main"`` when the app has a cluster).
+        cluster: join this cluster (a NATS URL, ``"embedded"``, a mapping of
+            :class:`~beamish.actors.ClusterConfig` fields or one); default the
+            ``beamish.yaml`` ``cluster``. An app whose hosts ask for ``workers`` gets an
+            embedded cluster of its own when it names none (see ``beamish._pool``).
+        workers: the most worker nodes any pool may start (``1``: no pools); default
+            ``BEAMISH_WORKERS``, else the cores of this machine.
+        worker_of: run as a worker node of the pool of main node ``worker_of`` (what
+            ``beamish run`` starts; hosts, functions and process entries only).
 
     Raises :class:`LoadError` when the app cannot be loaded at all (a malformed YAML
     file, a duplicate ID, bad settings) and, when strict, for the first bad entry.
@@ -90,6 +117,10 @@ class App:
         handlers: dict[str, KindHandler] | None = None,
         source_roots: Iterable[str | Path] = (),
         strict: bool = True,
+        node: str | None = None,
+        cluster: Any = None,
+        workers: int | None = None,
+        worker_of: str | None = None,
     ) -> None:
         self.directory = Path(directory if directory is not None else Path.cwd()).resolve()
         #: The extra folders sources may come from (resolved), beside the app directory.
@@ -109,6 +140,14 @@ class App:
         #: Whether the app was loaded strictly (see the module docstring).
         settings, from_env = load_settings(self.directory), strict_from_env()  # both checked
         self.strict = strict or settings.strict or from_env
+        self.node_name = node if node is not None else settings.node
+        self.cluster = cluster if cluster is not None else settings.cluster
+        self.max_workers = workers
+        self.worker_of = worker_of
+        #: The worker nodes of the pooled hosts (``None``: no pool).
+        self.pool: WorkerPool | None = None
+        #: IDs of the hosts that run on the pool.
+        self.pooled_hosts: frozenset[str] = frozenset()
         self.handlers = handlers if handlers is not None else default_handlers()
         self.shutdown_timeout = shutdown_timeout
         self.state = AppState.LOADED
@@ -278,21 +317,46 @@ class App:
             raise Error(f"app {self.directory} can be started once", kind=ErrorKind.INVALID)
         if self._declared:
             self.validate()
+        asked = {e.id: (e.data.get("host") or {}).get("workers")
+                 for e in self.registry.find("process.host")
+                 if isinstance(e.data.get("host"), dict)}
+        size = pool_size(list(asked.values()), self.max_workers)
+        cluster = self.cluster
+        if size and cluster is None and self.worker_of is None:
+            # a pool of its own: the embedded server, a cluster name no other app shares
+            cluster = ClusterConfig(cluster=f"app{os.getpid()}")
+        name = self.node_name or ("main" if cluster is not None else "")
+        if size or self.worker_of is not None:
+            self.pooled_hosts = frozenset(
+                h for h, n in asked.items() if isinstance(n, int) and n >= 2)
+        options: dict[str, Any] = {"shutdown_timeout": self.shutdown_timeout, "name": name,
+                                   "cluster": cluster}
         if self.unavailable:
             self._node = AppNode(
-                {k: u.error(self.directory) for k, u in self.unavailable.items()},
-                shutdown_timeout=self.shutdown_timeout,
+                {k: u.error(self.directory) for k, u in self.unavailable.items()}, **options
             )
         else:
-            self._node = Node(shutdown_timeout=self.shutdown_timeout)
+            self._node = Node(**options)
         await self._node.__aenter__()
         self.state = AppState.RUNNING
         try:
+            if size and self.worker_of is None:
+                self.pool = WorkerPool(
+                    self._node._remote,  # type: ignore[arg-type]
+                    str(self.directory),
+                    [f"{name}-w{i}" for i in range(1, size + 1)],
+                    ["--strict"] if self.strict else [],
+                    stop_timeout=self.shutdown_timeout,
+                )
+                await self.pool.start(self._node.system_nursery())
             entries = sorted(self.registry, key=lambda e: (self.handler(e).order, e.id))
+            if self.worker_of is not None:
+                entries = [e for e in entries if e.kind in WORKER_KINDS]
             for entry in entries:
                 await self.handler(entry).install(entry, self)
-            for hook in self._start_hooks:
-                await hook()
+            if self.worker_of is None:
+                for hook in self._start_hooks:
+                    await hook()
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -316,7 +380,12 @@ class App:
                     self.clean = False
                     log.exception("stop hook %r failed", hook)
         finally:
-            await node.__aexit__(exc_type, exc, tb)
+            try:
+                if self.pool is not None:
+                    with trio.CancelScope(shield=True):
+                        await self.pool.aclose()
+            finally:
+                await node.__aexit__(exc_type, exc, tb)
             if node.terminated_at_shutdown:
                 self.clean = False
 

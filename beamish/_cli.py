@@ -82,7 +82,7 @@ from typing import Any
 
 import trio
 
-from beamish.actors import Error, ErrorKind, LoadError, Pid, as_error
+from beamish.actors import ClusterConfig, Error, ErrorKind, LoadError, Pid, as_error, list_nodes
 
 from ._app import App
 
@@ -299,14 +299,8 @@ def _write_result(text: str) -> None:
     sys.stdout.flush()
 
 
-async def _exec(
-    directory: str,
-    entry_id: str,
-    args: Sequence[str],
-    source_roots: Sequence[str] = (),
-    strict: bool = False,
-) -> int:
-    async with App(directory, source_roots=source_roots, strict=strict) as app:
+async def _exec(directory: str, entry_id: str, args: Sequence[str], app_kw: dict[str, Any]) -> int:
+    async with App(directory, **app_kw) as app:
         with trio.CancelScope() as failed:  # a fatal app failure ends the run
             app.on_failure(lambda _error: failed.cancel())
             try:
@@ -326,10 +320,10 @@ async def _exec(
     return 0
 
 
-async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool = False) -> int:
+async def _serve(directory: str, app_kw: dict[str, Any]) -> int:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        app = App(directory, source_roots=source_roots, strict=strict)
+        app = App(directory, **app_kw)
         async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
@@ -350,12 +344,15 @@ async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool 
             try:
                 async with app:
                     left_out = f", {len(app.unavailable)} unavailable" if app.unavailable else ""
-                    print(
-                        f"beamish: app {app.directory.name} running "
-                        f"({len(app.registry)} entries{left_out}); Ctrl-C to stop",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    where = f" as node {app.node.node_name}" if app.node.node_name else ""
+                    pool = f", {len(app.pool.names)} worker nodes" if app.pool else ""
+                    if app.worker_of is None:
+                        print(
+                            f"beamish: app {app.directory.name} running{where} "
+                            f"({len(app.registry)} entries{left_out}{pool}); Ctrl-C to stop",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     app.on_failure(lambda _error: stop.set())  # e.g. Temporal server lost
                     await stop.wait()
             except Error as exc:  # the app failed to start (e.g. a required service)
@@ -366,7 +363,8 @@ async def _serve(directory: str, source_roots: Sequence[str] = (), strict: bool 
     state = "clean" if app.clean else "forced"
     if app.failure is not None:
         state = f"failed: {_one_line(str(app.failure))}"
-    print(f"beamish: stopped ({state})", file=sys.stderr, flush=True)
+    if app.worker_of is None:
+        print(f"beamish: stopped ({state})", file=sys.stderr, flush=True)
     return 0 if app.clean else 1
 
 
@@ -431,17 +429,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="text lines (default) or one JSON object per line with the structured "
         "fields; default BEAMISH_LOG_FORMAT or text",
     )
+    worker = sub.add_parser(
+        "worker",
+        help="run as a worker node of a pool (started by 'beamish run')",
+        description="Run the app in DIRECTORY as a worker node of main node MAIN: hosts, "
+        "functions and process entries only; 'beamish run' starts these itself.",
+    )
+    worker.add_argument("directory")
+    worker.add_argument("--main", required=True, help="the main node of the pool")
+    for name in ("source_roots", "log_level", "log_format"):
+        worker.set_defaults(**{name: None})
+    worker.set_defaults(source_roots=[])
+    worker.add_argument("--strict", action="store_true")
+    nodes = sub.add_parser(
+        "nodes",
+        help="list the nodes of a cluster and their hosts",
+        description="Print the nodes heard on the cluster's NATS server as JSON: "
+        "name -> {hosts, pid}.",
+    )
+    nodes.add_argument("--cluster", required=True, metavar="URL", help="the NATS server")
+    nodes.add_argument("--cluster-name", default="beamish", metavar="NAME")
+    nodes.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                       help="how long to listen for heartbeats (default 1.2)")
+    for p in (run, worker):
+        p.add_argument("--node", default=None, metavar="NAME",
+                       help="this node's name in its cluster (PIDs read {NAME@host|id}); "
+                       "default: beamish.yaml 'node', else 'main' in a cluster")
+        p.add_argument("--cluster", default=None, metavar="URL",
+                       help="join the cluster on this NATS server (nats://host:4222, "
+                       "comma-separated for several; 'embedded' starts one); default: "
+                       "beamish.yaml 'cluster', else none (or an embedded one for a pool)")
+        p.add_argument("--cluster-name", default=None, metavar="NAME",
+                       help="the cluster's name: nodes of other clusters on the same NATS "
+                       "server are refused (default 'beamish')")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="start at most N worker nodes for hosts that ask for 'workers' "
+                     "(1: run every host in this process); default BEAMISH_WORKERS, else "
+                     "one per core")
     ns = parser.parse_args(argv)
+    if ns.command == "nodes":
+        return _nodes(ns)
     _configure_logging(ns.log_level, ns.log_format)
-    roots = [str(Path(r)) for r in ns.source_roots]
+    app_kw: dict[str, Any] = {
+        "source_roots": [str(Path(r)) for r in ns.source_roots],
+        "strict": ns.strict,
+        "node": ns.node,
+        "cluster": _cluster_arg(ns.cluster, ns.cluster_name),
+    }
+    if ns.command == "worker":
+        app_kw["worker_of"] = ns.main
+    else:
+        app_kw["workers"] = ns.workers
     try:
-        if ns.entry:
-            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:], roots, ns.strict)
+        if ns.command == "run" and ns.entry:
+            return trio.run(_exec, ns.directory, ns.entry[0], ns.entry[1:], app_kw)
         # Signals that arrive once shutdown is over (while the interpreter exits) are
         # ignored: trio restores this disposition when its signal receiver closes.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        return trio.run(_serve, ns.directory, roots, ns.strict)
+        return trio.run(_serve, ns.directory, app_kw)
     except KeyboardInterrupt:
         print("beamish: interrupted", file=sys.stderr)
         return 130
@@ -457,6 +503,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_error(exc)
         return 1
+
+
+def _cluster_arg(url: str | None, name: str | None) -> Any:
+    if url is None and name is None:
+        return None
+    return ClusterConfig(url=url, cluster=name or "beamish")
+
+
+def _nodes(ns: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        found = asyncio.run(list_nodes(_cluster_arg(ns.cluster, ns.cluster_name), ns.wait))
+    except Exception as exc:
+        _print_error(exc, f"cannot list the nodes on {ns.cluster}: ")
+        return 1
+    _write_result(json.dumps(found, indent=2))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

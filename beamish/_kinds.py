@@ -36,6 +36,7 @@ from beamish.actors import (
     KindHandler,
     Limits,
     LocalHost,
+    PoolHost,
     RegistryLike,
     import_handler,
     parse_duration,
@@ -165,6 +166,10 @@ class HostKind:
             raise entry.error(str(exc)) from None
 
     async def install(self, entry: Entry, app: AppLike) -> None:
+        pool = getattr(app, "pool", None)
+        if pool is not None and entry.id in getattr(app, "pooled_hosts", ()):
+            app.node.add_host(PoolHost(entry.id, pool.cluster, pool.names, self.limits(entry)))
+            return
         app.node.add_host(
             LocalHost(entry.id, options=entry.data.get("host") or {}, limits=self.limits(entry))
         )

@@ -6,6 +6,8 @@ unchanged, so beamish's own knobs do not go into them. An app may carry a
 not read it as a definition file)::
 
     strict: true        # fail the load on the first entry beamish cannot run
+    node: api-1         # this node's name in a cluster (PIDs {api-1@host|id})
+    cluster: nats://nats.internal:4222   # or a mapping of ClusterConfig fields
 
 and the environment can ask for the same with ``BEAMISH_STRICT=1`` (``true``/``yes``/
 ``on`` too; ``0``/``false``/``no``/``off``/empty leave it off). Strict mode is on when
@@ -23,6 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,7 +40,7 @@ STRICT_ENV = "BEAMISH_STRICT"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
-_KEYS = ("strict",)
+_KEYS = ("strict", "node", "cluster")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +49,17 @@ class AppSettings:
 
     #: Fail the load on the first entry that cannot be loaded.
     strict: bool = False
+    #: The node's name (``None``: unnamed, or ``main`` in a cluster).
+    node: str | None = None
+    #: The cluster to join: a NATS URL, ``embedded``, or a mapping of ClusterConfig fields.
+    cluster: str | Mapping[str, Any] | None = None
 
 
 def load_settings(directory: str | Path) -> AppSettings:
     """The settings in ``<directory>/beamish.yaml``; defaults when the file is absent.
 
-    Raises :class:`LoadError` naming the file when it is not YAML, not a mapping, has a
-    key other than ``strict`` or a ``strict`` that is not a boolean.
+    Raises :class:`LoadError` naming the file when it is not YAML, not a mapping, has an
+    unknown key, or a value of the wrong type.
     """
     path = Path(directory) / SETTINGS_FILE
     if not path.is_file():
@@ -73,7 +80,14 @@ def load_settings(directory: str | Path) -> AppSettings:
     strict = doc.get("strict", False)
     if not isinstance(strict, bool):
         raise LoadError(f"{path}: 'strict' must be true or false, got {strict!r}")
-    return AppSettings(strict=strict)
+    node = doc.get("node")
+    if node is not None and (not isinstance(node, str) or not node.strip()):
+        raise LoadError(f"{path}: 'node' must be a node name such as 'api-1', got {node!r}")
+    cluster = doc.get("cluster")
+    if cluster is not None and not isinstance(cluster, (str, Mapping)):
+        raise LoadError(f"{path}: 'cluster' must be a NATS URL, 'embedded' or a mapping "
+                        f"(url, cluster, heartbeat, node_timeout, ...), got {cluster!r}")
+    return AppSettings(strict=strict, node=node, cluster=cluster)
 
 
 def strict_from_env(environ: Mapping[str, str] | None = None) -> bool:

@@ -22,7 +22,8 @@ end
 
 function T.pid_and_id()
   local pid = process.pid()
-  assert.match(pid, "^{app:processes|0x%x+}$", "pid format")
+  -- {app:processes|0x...} on one node, {node@app:processes|0x...} on a pool's worker
+  assert.match(pid, "^{[%w%-_]*@?app:processes|0x%x+}$", "pid format")
   assert.eq(process.pid(), pid, "stable pid")
   assert.eq(process.id(), "app.test.process:pid_and_id")
   return true
