@@ -122,11 +122,16 @@ class ClusterConfig:
             neither heard nor answered.
         heartbeat: seconds between heartbeats.
         node_timeout: a peer unheard this long is down ("node disconnected").
-        user, password, token, creds: NATS credentials (``creds``: a ``.creds`` file).
-        tls_ca, tls_cert, tls_key: PEM files for TLS (``tls_ca`` alone verifies the
-            server; with cert and key the client authenticates too).
+        user: NATS user name (with ``password``).
+        password: NATS password.
+        token: NATS token.
+        creds: a NATS ``.creds`` file (JWT and NKey seed).
+        tls_ca: PEM file of the CA that signed the server's certificate.
+        tls_cert: PEM client certificate (with ``tls_key``), when the server asks.
+        tls_key: PEM key of ``tls_cert``.
         store_dir: where the embedded server keeps JetStream data (default: a
             temporary folder removed at shutdown).
+        connect_timeout: seconds to wait for the first connection.
     """
 
     url: str | None = None

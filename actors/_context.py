@@ -312,6 +312,17 @@ class Context(abc.ABC):
         where not :attr:`has_names`.
         """
 
+    async def register_global(self, name: str) -> None:
+        """Register ``name`` for this process across the cluster, and wait for it to be
+        confirmed: of several processes (on any nodes) racing for one name, exactly one
+        wins and the others get ``Error(ALREADY_EXISTS)`` naming the holder. (Plain
+        :meth:`register` is cluster-wide too but answers at once; a name another node
+        claimed first is then revoked with a CANCEL ``"name revoked: ..."``.) On a node
+        outside any cluster it is :meth:`register`.
+        """
+        raise Error("register_global is not available here", kind=ErrorKind.INVALID,
+                    retryable=False)
+
     @abc.abstractmethod
     def lookup(self, name: str) -> Pid:
         """The PID registered as ``name``. Raises :class:`ProcessNotFound` (kind

@@ -321,6 +321,22 @@ class Node:
             raise self.not_found(pid)
         self.names.register(name, pid)
 
+    async def register_global(self, name: str, pid: Pid) -> None:
+        """Register ``name`` for ``pid`` cluster-wide and wait for the cluster's answer
+        (see :meth:`Context.register_global`); :meth:`register` on a lone node."""
+        if self._remote is None:
+            self.register(name, pid)
+            await trio.lowlevel.checkpoint()
+            return
+        if pid not in self._procs and not self._foreign_alive(pid):
+            raise self.not_found(pid)
+        await self._remote.register_global(name, pid)  # type: ignore[attr-defined]
+
+    @property
+    def cluster(self) -> Any:
+        """The :class:`~beamish.actors.Cluster` this node joined, or ``None``."""
+        return self._remote
+
     def lookup(self, name: str) -> Pid:
         pid = self.names.lookup(name)
         if pid is None:

@@ -530,6 +530,9 @@ class Process(Mailbox, Context):
                               "unregister some first, or raise the limit", pid=self.pid)
         self._node.register(name, target)
 
+    async def register_global(self, name: str) -> None:
+        return await self._node.register_global(name, self.pid)
+
     def lookup(self, name: str) -> Pid:
         return self._node.lookup(name)
 
