@@ -89,6 +89,7 @@ from ._message import Message as Message
 from ._natsd import NatsServer as NatsServer
 from ._node import DEFAULT_HOST as DEFAULT_HOST
 from ._node import Node as Node
+from ._pg import Groups as Groups
 from ._pg import PgScope as PgScope
 from ._pg import ProcessGroups as ProcessGroups
 from ._pid import Pid as Pid
@@ -127,6 +128,7 @@ __all__ = [
     "EventKind",
     "FunctionRegistry",
     "Future",
+    "Groups",
     "Host",
     "KernelFuture",
     "KindHandler",

@@ -600,6 +600,11 @@ class Cluster(Host):
         return [_HELLO, self.me, self.incarnation, self.config.cluster, hosts,
                 {"pid": os.getpid()}]
 
+    def announce(self) -> None:
+        """Tell every peer now what this node runs (its hosts changed: an app that
+        installed its entries); peers otherwise learn it from the next heartbeat."""
+        self._broadcast_hello()
+
     def _broadcast_hello(self) -> None:
         if not self._closed:
             self._emit_all(self._hello_frame())

@@ -48,6 +48,7 @@ from ._pid import Pid
 
 if TYPE_CHECKING:
     from ._future import Future
+    from ._pg import Groups
 
 __all__ = [
     "Context",
@@ -311,6 +312,14 @@ class Context(abc.ABC):
         Raises ``Error(ALREADY_EXISTS)`` when the name is taken, ``Error(INVALID)``
         where not :attr:`has_names`.
         """
+
+    def pg(self, scope: str) -> Groups:
+        """Process groups of ``scope`` (Erlang's ``pg``) as this process uses them:
+        ``ctx.pg("app:pg").join("workers")``, ``.get_members("workers")``,
+        ``.broadcast("workers", "topic", ...)``, ``.monitor("workers")``. Groups span
+        the cluster; see :class:`~beamish.actors.PgScope`."""
+        raise Error("process groups are not available here", kind=ErrorKind.INVALID,
+                    retryable=False)
 
     async def register_global(self, name: str) -> None:
         """Register ``name`` for this process across the cluster, and wait for it to be

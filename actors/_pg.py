@@ -42,7 +42,7 @@ from ._pid import Pid
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["JOINED", "LEFT", "PgScope", "ProcessGroups", "Replicator"]
+__all__ = ["JOINED", "LEFT", "Groups", "PgScope", "ProcessGroups", "Replicator"]
 
 JOINED = "member.joined"
 LEFT = "member.left"
@@ -218,6 +218,51 @@ class PgScope:
 
     def __repr__(self) -> str:
         return f"<pg.PgScope {self.name} groups={len(self._members)}>"
+
+
+class Groups:
+    """A scope as one process uses it (``ctx.pg("app:pg")``): joins and leaves are the
+    process's own, broadcasts come from it, monitor events reach it."""
+
+    __slots__ = ("pid", "scope")
+
+    def __init__(self, scope: PgScope, pid: Pid) -> None:
+        self.scope = scope
+        self.pid = pid
+
+    def join(self, groups: str | Iterable[str]) -> None:
+        self.scope.join(self.pid, groups)
+
+    def leave(self, groups: str | Iterable[str]) -> bool:
+        return self.scope.leave(self.pid, groups)
+
+    def get_members(self, group: str) -> list[Pid]:
+        return self.scope.get_members(group)
+
+    def get_local_members(self, group: str) -> list[Pid]:
+        return self.scope.get_local_members(group)
+
+    def which_groups(self) -> list[str]:
+        return self.scope.which_groups()
+
+    def which_local_groups(self) -> list[str]:
+        return self.scope.which_local_groups()
+
+    def broadcast(self, group: str, topic: str, *payload: Any) -> int:
+        return self.scope.broadcast(self.pid, group, topic, *payload)
+
+    def broadcast_local(self, group: str, topic: str, *payload: Any) -> int:
+        return self.scope.broadcast_local(self.pid, group, topic, *payload)
+
+    def monitor(
+        self, group: str | None = None, topic: str = "pg.events"
+    ) -> list[Pid] | dict[str, list[Pid]]:
+        """Receive a message on ``topic`` per join and leave in ``group`` (every group
+        when None); returns the members now."""
+        return self.scope.monitor(self.pid, group, topic)
+
+    def demonitor(self, group: str | None = None, topic: str | None = None) -> None:
+        self.scope.demonitor(self.pid, group, topic)
 
 
 class ProcessGroups:

@@ -72,6 +72,7 @@ from ._isolate import IMMUTABLE_TYPES, isolate, isolate_payload
 from ._limits import DEFAULT_LIMITS, Limits, SizedMessage, limit_error
 from ._mailbox import Mailbox
 from ._message import Event, EventKind, Message
+from ._pg import Groups
 from ._pid import Pid
 from ._reports import crash_report
 
@@ -529,6 +530,9 @@ class Process(Mailbox, Context):
                               f"cannot register {name!r}: {target} already has {held} names",
                               "unregister some first, or raise the limit", pid=self.pid)
         self._node.register(name, target)
+
+    def pg(self, scope: str) -> Groups:
+        return Groups(self._node.groups.scope(scope), self.pid)
 
     async def register_global(self, name: str) -> None:
         return await self._node.register_global(name, self.pid)

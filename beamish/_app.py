@@ -348,12 +348,14 @@ class App:
                     ["--strict"] if self.strict else [],
                     stop_timeout=self.shutdown_timeout,
                 )
-                await self.pool.start(self._node.system_nursery())
+                await self.pool.start(self._node.system_nursery(), self.pooled_hosts)
             entries = sorted(self.registry, key=lambda e: (self.handler(e).order, e.id))
             if self.worker_of is not None:
                 entries = [e for e in entries if e.kind in WORKER_KINDS]
             for entry in entries:
                 await self.handler(entry).install(entry, self)
+            if self._node.cluster is not None:
+                self._node.cluster.announce()  # peers may spawn on its hosts from now on
             if self.worker_of is None:
                 for hook in self._start_hooks:
                     await hook()

@@ -106,14 +106,21 @@ class WorkerPool:
                 "--node", name, "--cluster", self.cluster.url,
                 "--cluster-name", cfg.cluster, "--main", self.cluster.me, *self.argv_extra]
 
-    async def start(self, nursery: trio.Nursery, timeout: float = 60.0) -> None:
-        """Start every worker and wait until each has joined the cluster."""
+    def _ready(self, name: str) -> bool:
+        peer = self.cluster.peers.get(name)
+        return peer is not None and self.hosts <= set(peer.hosts)
+
+    async def start(self, nursery: trio.Nursery, hosts: frozenset[str],
+                    timeout: float = 60.0) -> None:
+        """Start every worker and wait until each has joined the cluster with
+        ``hosts`` (the pooled hosts) installed."""
         self._nursery = nursery
+        self.hosts = hosts
         for name in self.names:
             await self._launch(name)
         try:
             with trio.fail_after(timeout):
-                while not all(n in self.cluster.peers for n in self.names):
+                while not all(self._ready(n) for n in self.names):
                     dead = [n for n, p in self._procs.items() if p.returncode is not None]
                     if dead:
                         raise Error(f"worker node {dead[0]} exited while starting "
@@ -122,7 +129,7 @@ class WorkerPool:
                                     retryable=False)
                     await trio.sleep(0.02)
         except trio.TooSlowError:
-            missing = [n for n in self.names if n not in self.cluster.peers]
+            missing = [n for n in self.names if not self._ready(n)]
             raise Error(f"worker nodes {', '.join(missing)} did not join within "
                         f"{timeout:g}s", kind=ErrorKind.UNAVAILABLE, retryable=False) from None
         for name in self.names:

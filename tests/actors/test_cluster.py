@@ -145,11 +145,6 @@ def test_spawn_on_another_node_with_monitor_gets_the_exit_value(nats_url):
 
 def test_exec_on_another_node_returns_and_raises(nats_url):
     async def t(a, b):
-        async def crashes(ctx):
-            child = ctx.spawn("t:echo", host="b@node:local")
-            ctx.send(child, "crash")
-            return await ctx.node.wait(child)
-
         pid = a.spawn("t:echo", host="b@node:local")
         a.send(pid, "stop")
         assert await a.wait(pid, timeout=5) == ("stopped", None)
@@ -244,7 +239,7 @@ def test_links_across_nodes_carry_failures_both_ways(nats_url):
 
         with pytest.raises(ProcessExit):
             await a.exec(dies)
-        value, error = await b.wait(remote2, timeout=5)
+        _, error = await b.wait(remote2, timeout=5)
         assert error is not None and error.message == "linked process failed"
 
     run(t, nats_url)
