@@ -60,7 +60,6 @@ Invariants
 
 from __future__ import annotations
 
-import collections
 import itertools
 import logging
 import os
@@ -78,6 +77,7 @@ from ._errors import Error, ErrorKind
 from ._host import Host, LocalHost, SpawnRequest, set_pending_start
 from ._limits import mailbox_full_error
 from ._message import Event, EventKind, Message
+from ._natslink import NatsLink
 from ._pid import Pid
 from ._process import SYSTEM_PID, noproc_error, terminated_error
 
@@ -229,19 +229,16 @@ class Cluster(Host):
         self._id_base = 0
         self._out: dict[str, list[bytes]] = {}
         self._out_size = 0
-        self._flusher: trio.lowlevel.Task | None = None
-        self._flusher_parked = False
-        self._inq: collections.deque[bytes] = collections.deque()
-        self._drain_scheduled = False
         #: peers this node gave up on -> their incarnation then
         self._downed: dict[str, str] = {}
         self._name_revs: dict[str, int] = {}
         self._closed = False
         self._nc: Any = None
         self._kv: Any = None
-        self._pubq: collections.deque[tuple[str, bytes]] = collections.deque()
-        self._pub_task: Any = None
         self._packer = _wire.packer()
+        #: encoded MSG frame heads by (dest, topic, sender); decoded dests by "host|id"
+        self._heads: dict[tuple[Pid, str, Pid | None], bytes] = {}
+        self._dests: dict[str, Pid] = {}
         self.frames_in = 0
         self.frames_out = 0
 
@@ -275,13 +272,26 @@ class Cluster(Host):
             self.url = str(cfg.url)
         self._token = trio.lowlevel.current_trio_token()
         self._loop = _bridge().loop
-        await run_asyncio(self._connect)
+        cfg = self.config
+        self._link = NatsLink(
+            [u.strip() for u in self.url.split(",")], self._on_link_message,
+            name=self.me, user=cfg.user, password=cfg.password, token=cfg.token,
+            creds=cfg.creds, tls=cfg.tls_context(), on_state=self._on_link_state,
+            ping_interval=max(0.5, cfg.node_timeout / 2), connect_timeout=cfg.connect_timeout)
+        self._link.before_write = self._pull
+        self._link.subscribe(self.my_subject)
+        self._link.subscribe(self.all_subject)
+        nursery = self.node.system_nursery()
+        await self._link.start(nursery)
+        await run_asyncio(self._connect)  # nats-py, for the names bucket
         self.node.names.listener = self
         self.node.groups.replicator = self
-        nursery = self.node.system_nursery()
-        nursery.start_soon(self._flush_loop)
         nursery.start_soon(self._heartbeat_loop)
         self._broadcast_hello()
+
+    def _on_link_state(self, state: str) -> None:
+        if state == "reconnected":
+            self._broadcast_hello()
 
     async def _connect(self) -> None:
         import nats
@@ -289,16 +299,7 @@ class Cluster(Host):
         cfg = self.config
 
         async def on_error(exc: Exception) -> None:
-            log.warning("beamish cluster %s: NATS error: %s", self.me, exc)
-
-        async def on_disconnect() -> None:
-            if not self._closed:
-                log.warning("beamish cluster %s: disconnected from NATS; reconnecting",
-                            self.me)
-
-        async def on_reconnect() -> None:
-            log.warning("beamish cluster %s: reconnected to NATS", self.me)
-            self._token.run_sync_soon(self._broadcast_hello)
+            log.debug("beamish cluster %s: NATS (names bucket): %s", self.me, exc)
 
         self._nc = await nats.connect(
             servers=[u.strip() for u in self.url.split(",")],
@@ -316,11 +317,7 @@ class Cluster(Host):
             ping_interval=max(1, int(cfg.node_timeout)),
             pending_size=64 * 1024 * 1024,
             error_cb=on_error,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
         )
-        await self._nc.subscribe(self.my_subject, cb=self._on_nats)
-        await self._nc.subscribe(self.all_subject, cb=self._on_nats)
         js = self._nc.jetstream()
         bucket = f"beamish_{cfg.cluster}_names".replace(".", "_")
         try:
@@ -337,27 +334,24 @@ class Cluster(Host):
         if node is not None and node._remote is self:
             node.names.listener = None
             node.groups.replicator = None
+        link = getattr(self, "_link", None)
+        if link is not None:
+            if link.connected:
+                self._emit_all([_BYE, self.me])
+                for subject, data in self._take_batches():
+                    link.publish(subject, data)
+            await link.aclose()
         if self._nc is not None:
-            self._emit_all([_BYE, self.me])
-            items = self._take_batches()
             try:
-                await run_asyncio(self._close_nats, items)
+                await run_asyncio(self._close_nats)
             except BaseException as exc:  # pragma: no cover - best effort
                 log.warning("beamish cluster %s: closing NATS: %s", self.me, exc)
         if self.server is not None:
             await trio.to_thread.run_sync(self.server.stop)
 
-    async def _close_nats(self, items: list[tuple[str, bytes]]) -> None:
-        nc = self._nc
+    async def _close_nats(self) -> None:
         try:
-            for subject, data in [*self._pubq, *items]:
-                await nc.publish(subject, data)
-            self._pubq.clear()
-            await nc.flush(timeout=2)
-        except Exception as exc:
-            log.debug("beamish cluster %s: final flush: %s", self.me, exc)
-        try:
-            await nc.close()
+            await self._nc.close()
         except Exception as exc:  # pragma: no cover
             log.debug("beamish cluster %s: close: %s", self.me, exc)
 
@@ -366,12 +360,17 @@ class Cluster(Host):
     # ==================================================================================
 
     def _emit(self, node: str, frame: list[Any], dest: object = None) -> None:
+        self._queue(node, self._pack(frame, dest), dest)
+
+    def _pack(self, value: Any, dest: object) -> bytes:
         try:
-            data = self._packer.pack(frame)
+            return self._packer.pack(value)  # type: ignore[no-any-return]
         except Exception:
             self._packer = _wire.packer()  # a failed pack may leave bytes in its buffer
-            _wire.pack(frame[-1] if dest is not None else frame, dest)  # the clear error
+            _wire.pack(value[-1] if dest is not None else value, dest)  # the clear error
             raise
+
+    def _queue(self, node: str, data: bytes, dest: object = None) -> None:
         if len(data) > _CHUNK:
             raise Error(f"cannot send to {dest or node}: the message is {len(data)} bytes "
                         f"encoded, over the {_CHUNK} bytes one frame may carry between "
@@ -381,10 +380,9 @@ class Cluster(Host):
             buf = self._out[node] = [self._hdr]
         buf.append(data)
         self.frames_out += 1
-        if self._flusher_parked:
-            self._flusher_parked = False
-            assert self._flusher is not None
-            trio.lowlevel.reschedule(self._flusher)
+        link = self._link
+        if link._writer_parked:  # the link's writer pulls the batches (_pull) when it runs
+            link._wake_writer()
 
     def _emit_all(self, frame: list[Any]) -> None:
         self._emit("*", frame)
@@ -405,88 +403,51 @@ class Cluster(Host):
             items.append((subject, b"".join(chunk)))
         return items
 
-    async def _flush_loop(self) -> None:
-        self._flusher = trio.lowlevel.current_task()
-        loop = self._loop
-        try:
-            while True:
-                if not self._out:
-                    self._flusher_parked = True
-                    await trio.lowlevel.wait_task_rescheduled(self._unpark)
-                # let the runnable tasks of this pass add to the batch first
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                items = self._take_batches()
-                if items:
-                    loop.call_soon_threadsafe(self._publish, items)
-        finally:
-            self._flusher_parked = False
-            self._flusher = None
-
-    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
-        self._flusher_parked = False
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    def _publish(self, items: list[tuple[str, bytes]]) -> None:  # on the asyncio loop
-        self._pubq.extend(items)
-        if self._pub_task is None:
-            self._pub_task = self._loop.create_task(self._publish_all())
-
-    async def _publish_all(self) -> None:  # on the asyncio loop, one at a time
-        try:
-            nc = self._nc
-            q = self._pubq
-            while q:
-                subject, data = q.popleft()
-                try:
-                    await nc.publish(subject, data)
-                except Exception as exc:
-                    log.warning("beamish cluster %s: a batch to %s was lost: %s",
-                                self.me, subject, exc)
-        finally:
-            self._pub_task = None
+    def _pull(self) -> None:
+        """The link's writer is about to write: hand it this pass's batches. (It was
+        woken by the first frame of the pass and runs after the pass's other tasks, so
+        their frames are in the batch too.)"""
+        if self._out:
+            publish = self._link.publish
+            for subject, data in self._take_batches():
+                publish(subject, data)
 
     # ==================================================================================
-    # Inbound: NATS callback -> queue -> one drain on the trio thread per burst
+    # Inbound: the link's reader calls this on the trio thread, per NATS message
     # ==================================================================================
 
-    async def _on_nats(self, msg: Any) -> None:  # on the asyncio loop
-        self._inq.append(msg.data)
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
-            try:
-                self._token.run_sync_soon(self._drain)
-            except trio.RunFinishedError:  # pragma: no cover - shutting down
-                pass
-
-    def _drain(self) -> None:
-        self._drain_scheduled = False
-        q = self._inq
-        unpacker = _wire.unpacker()
+    def _on_link_message(self, subject: str, data: bytes) -> None:
+        unpacker = _wire.unpacker()  # one per message: a bad one cannot spoil the next
+        unpacker.feed(data)
         peers = self.peers
-        while q:
-            unpacker.feed(q.popleft())
-            sender = incarnation = ""
-            known = False
-            for frame in unpacker:
-                op = frame[0]
-                if op == _HDR:
-                    sender, incarnation = frame[1], frame[2]
-                    peer = peers.get(sender)
-                    known = peer is not None and peer.incarnation == incarnation
+        sender = incarnation = ""
+        known = False
+        try:
+            frames = list(unpacker)
+        except Exception as exc:
+            log.warning("beamish cluster %s: dropped an undecodable message on %s: %s",
+                        self.me, subject, exc)
+            return
+        for frame in frames:
+            op = frame[0]
+            if op == _HDR:
+                sender, incarnation = frame[1], frame[2]
+                peer = peers.get(sender)
+                known = peer is not None and peer.incarnation == incarnation
+                continue
+            self.frames_in += 1
+            if not known and op >= _CANCEL:
+                # kernel bookkeeping only from a peer this node knows (it may have
+                # just said hello in this very batch)
+                peer = peers.get(sender)
+                known = peer is not None and peer.incarnation == incarnation
+                if not known:
                     continue
-                self.frames_in += 1
-                if not known and op >= _CANCEL:
-                    # kernel bookkeeping only from a peer this node knows (it may have
-                    # just said hello in this very batch)
-                    peer = peers.get(sender)
-                    known = peer is not None and peer.incarnation == incarnation
-                    if not known:
-                        continue
-                try:
-                    self._dispatch(sender, op, frame)
-                except Exception:
-                    log.exception("beamish cluster %s: frame %r from %s failed", self.me,
-                                  op, sender)
+            try:
+                self._dispatch(sender, op, frame)
+            except Exception:
+                log.exception("beamish cluster %s: frame %r from %s failed", self.me,
+                              op, sender)
 
     # ==================================================================================
     # Dispatch
@@ -496,11 +457,16 @@ class Cluster(Host):
         node = self.node
         me = self.me
         if op == _MSG:
-            pid = Pid(f[1], f[2], me)
+            pid = self._dests.get(f[1])
+            if pid is None:
+                if len(self._dests) >= 4096:
+                    self._dests.clear()
+                host, _, uid = f[1].rpartition("|")
+                pid = self._dests[f[1]] = Pid(host, uid, me)
             proc = node._procs.get(pid)
             if proc is None:
                 return  # a send to a dead PID across nodes is silent, as in Erlang
-            payload = tuple(f[5])  # decoded here: nobody else holds it, no copy needed
+            payload = tuple(f[4])  # decoded here: nobody else holds it, no copy needed
             try:
                 if proc._room <= 0:
                     raise mailbox_full_error(pid, proc._limits, proc.queued)
@@ -508,9 +474,9 @@ class Cluster(Host):
                     proc._accepts(payload, pid)
             except Error as exc:
                 log.warning("beamish: a message from %s to %s was dropped: %s",
-                            f[4] or sender, pid, exc)
+                            f[3] or sender, pid, exc)
                 return
-            proc._deliver(Message(f[3], f[4], payload))
+            proc._deliver(Message(f[2], f[3], payload))
             proc._room -= 1
             if proc._hibernating:
                 proc._wake()
@@ -704,9 +670,18 @@ class Cluster(Host):
         return pid.node in self.peers
 
     def deliver(self, pid: Pid, message: Message) -> None:
-        sender = message.sender
-        self._emit(self._peer_of(pid), [_MSG, pid.host, pid.id, message.topic, sender,
-                                        message.payload], dest=pid)
+        # The frame is [MSG, "host|id", topic, sender, payload]; all but the payload
+        # repeat from send to send, so their encoding is kept (bounded) per triple.
+        key = (pid, message.topic, message.sender)
+        head = self._heads.get(key)
+        if head is None or pid.node not in self.peers:
+            self._peer_of(pid)
+            if len(self._heads) >= 4096:
+                self._heads.clear()
+            pack = self._packer.pack
+            head = self._heads[key] = (b"\x95" + pack(_MSG) + pack(f"{pid.host}|{pid.id}")
+                                       + pack(message.topic) + pack(message.sender))
+        self._queue(pid.node, head + self._pack(message.payload, pid), pid)
 
     def deliver_event(self, pid: Pid, event: Event) -> None:
         if pid.node not in self.peers:
