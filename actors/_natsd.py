@@ -52,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,10 @@ class NatsServer:
         jetstream: bool = True,
         stop_timeout: float = 5.0,
         ready_timeout: float = 15.0,
+        args: Sequence[str] = (),
     ) -> None:
+        #: Further nats-server arguments (``["--user", "u", "--pass", "p"]``, TLS files).
+        self.args = list(args)
         self._given_store = Path(store_dir).absolute() if store_dir is not None else None
         self._store: Path | None = self._given_store
         self._temp_store = False  # _store is a folder we made (and stop() removes)
@@ -245,7 +249,7 @@ class NatsServer:
                     retryable=False,
                 )
             argv = [str(binary), "-a", self.ip, "-p", str(self._port)]
-            argv += ["--server_name", _SERVER_NAME]
+            argv += ["--server_name", _SERVER_NAME, *self.args]
             if self.jetstream:
                 argv += ["-js", "-sd", str(self._store / "jetstream")]
             preexec = _pdeathsig_preexec if _resolve_prctl() is not None else None

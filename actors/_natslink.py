@@ -164,7 +164,7 @@ class NatsLink:
             except Error:
                 raise
             except (OSError, trio.BrokenResourceError, ssl.SSLError, ValueError) as exc:
-                errors.append(f"{url}: {exc}")
+                errors.append(f"{url}: {exc.__cause__ or exc or type(exc).__name__}")
         raise Error(f"cannot connect to NATS ({'; '.join(errors)}); check the cluster URL "
                     "and that the server runs", kind=ErrorKind.UNAVAILABLE, retryable=True)
 
