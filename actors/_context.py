@@ -321,8 +321,9 @@ class Context(abc.ABC):
         raise Error("process groups are not available here", kind=ErrorKind.INVALID,
                     retryable=False)
 
-    async def register_global(self, name: str) -> None:
-        """Register ``name`` for this process across the cluster, and wait for it to be
+    async def register_global(self, name: str, pid: Pid | None = None) -> None:
+        """Register ``name`` for ``pid`` (default: this process) across the cluster, and
+        wait for it to be
         confirmed: of several processes (on any nodes) racing for one name, exactly one
         wins and the others get ``Error(ALREADY_EXISTS)`` naming the holder. (Plain
         :meth:`register` is cluster-wide too but answers at once; a name another node

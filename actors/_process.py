@@ -534,8 +534,8 @@ class Process(Mailbox, Context):
     def pg(self, scope: str) -> Groups:
         return Groups(self._node.groups.scope(scope), self.pid)
 
-    async def register_global(self, name: str) -> None:
-        return await self._node.register_global(name, self.pid)
+    async def register_global(self, name: str, pid: Pid | None = None) -> None:
+        return await self._node.register_global(name, pid if pid is not None else self.pid)
 
     def lookup(self, name: str) -> Pid:
         return self._node.lookup(name)

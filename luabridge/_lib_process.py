@@ -686,6 +686,46 @@ def _register(drv: LuaProcess, tid: int, name: Any = None, pid: Any = None) -> A
     return (0, True)
 
 
+@command("register_global")
+def _register_global(drv: LuaProcess, tid: int, name: Any = None, pid: Any = None) -> Any:
+    """``process.registry.register(name, pid, CONSISTENT | STRONG)``: wait for the
+    cluster to confirm the name (``true``) or refuse it (``nil, err`` ALREADY_EXISTS)."""
+    try:
+        if not isinstance(name, str) or not name:
+            raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
+        target = None
+        if pid is not None:
+            target = pid if isinstance(pid, Pid) else Pid.parse(str(pid))
+    except Error as exc:
+        return _err(drv, exc)
+    ctx = drv.ctx
+
+    async def direct() -> tuple[Any, ...]:
+        try:
+            await ctx.register_global(name, target)
+        except Error as exc:
+            return _err(drv, exc)
+        return (0, True)
+
+    def resume_of(ev: Event) -> tuple[Any, ...]:
+        return _err(drv, ev.error) if ev.error is not None else (0, True)
+
+    def via_events(drv_: LuaProcess, tid_: int) -> Any:
+        # beside sibling tasks: a helper process waits for the answer instead
+        try:
+            helper = ctx.spawn(_claim, name, target or ctx.pid, monitor=True)
+        except Error as exc:
+            return _err(drv, exc)
+        drv.wait_exit(helper, tid_, _events_channel(drv), resume_of)
+        return BLOCKED
+
+    return DirectAwait(direct, via_events)
+
+
+async def _claim(ctx: Context, name: str, owner: Pid) -> None:
+    await ctx.register_global(name, owner)
+
+
 @command("lookup")
 def _lookup(drv: LuaProcess, tid: int, name: Any = None) -> Any:
     try:

@@ -118,7 +118,13 @@ end
 function process.unlisten(ch) return sync("unlisten", core.handle(ch, "unlisten")) end
 
 process.registry = {
-  register = function(name, pid) return sync("register", name, pid) end,
+  -- LOCAL and EVENTUAL answer at once (a name is cluster-wide either way; a name
+  -- another node claimed first is revoked); CONSISTENT and STRONG wait for the
+  -- cluster's answer (one winner among racers).
+  register = function(name, pid, scope)
+    if scope == 2 or scope == 3 then return command("register_global", name, pid) end
+    return sync("register", name, pid)
+  end,
   lookup = function(name) return sync("lookup", name) end,
   unregister = function(name) return sync("unregister", name) end,
   LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3,

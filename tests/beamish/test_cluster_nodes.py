@@ -194,7 +194,10 @@ def test_a_nats_restart_is_survived(nats, cluster_name, spawn_node):
     assert run_with(nats, cluster_name, t) == (1,)
 
 
-def test_name_races_between_two_other_nodes_have_one_winner(nats, cluster_name, spawn_node):
+@pytest.mark.parametrize("claimer", ["app:claim", "app:lclaim"])
+def test_name_races_between_two_other_nodes_have_one_winner(
+    nats, cluster_name, spawn_node, claimer
+):
     spawn_node("b")
     spawn_node("c")
 
@@ -205,7 +208,7 @@ def test_name_races_between_two_other_nodes_have_one_winner(nats, cluster_name, 
 
         async def run_one(where):
             async def body(ctx):
-                pid = ctx.spawn_monitored("app:claim", "the-one", host=f"{where}@app:processes")
+                pid = ctx.spawn_monitored(claimer, "the-one", host=f"{where}@app:processes")
                 with trio.move_on_after(3):
                     ev = await ctx.events().receive()
                     return ev.value
