@@ -13,13 +13,13 @@ Layers, lowest first:
 * :mod:`._commands` — the command registry and :class:`~._commands.LuaProcess`, what a
   command handler sees of its process: the contract between handlers and the driver.
 * ``_lib_*`` — the Lua modules (``process``, ``channel``, ``funcs``, ``time``, ``uuid``,
-  ``errors``, ``ctx``, ``json``, ``logger``, ``payload``), installed by :mod:`._modules`;
-  their direct Python helpers never raise (:mod:`._callbacks`).
+  ``errors``, ``ctx``, ``json``, ``logger``, ``payload``, ``pg`` ...), installed by
+  :mod:`._modules`; their direct Python helpers never raise (:mod:`._callbacks`).
 * :mod:`._driver` — the driver that runs Lua tasks against a ``Context`` (trio kernel or
   Temporal workflow alike), built on the handlers and never imported by them.
 * :mod:`._scripts` / :mod:`._kinds` — per-node sandboxes, process bodies, pooled
-  function workers, and the ``*.lua`` entry kinds the app shell collects
-  (:data:`KIND_HANDLERS`).
+  function workers, and the ``*.lua`` and ``pg.scope`` entry kinds the app shell
+  collects (:data:`KIND_HANDLERS`).
 * Extension points for layers that add Lua modules (``beamish.durable``'s ``workflow``):
   :func:`command` registers a command handler (a :class:`DirectAwait` answer waits on
   the outside world), :func:`exec_await` is the wait of an exec, :data:`GLOBAL_MODULES`

@@ -1,4 +1,5 @@
-"""Entry kinds ``library.lua``, ``function.lua``, ``process.lua`` for the app shell.
+"""Entry kinds ``library.lua``, ``function.lua``, ``process.lua`` and ``pg.scope`` for the
+app shell.
 
 What it is for: the shell (``beamish._kinds``) collects ``KIND_HANDLERS`` from this
 package. Each handler checks its entries at load time (:func:`~._entries.check_entry`:
@@ -10,8 +11,11 @@ Handlers see entries, the registry and the app through the kernel's protocols
 (:class:`~beamish.actors.Entry`, :class:`~beamish.actors.RegistryLike`,
 :class:`~beamish.actors.AppLike`): this layer must not import the shell.
 
-Order (the shell installs by ``order``): libraries (5) before functions (10) before
-processes (20), after hosts (0).
+A ``pg.scope`` entry declares a scope of process groups named by its ID (the ``pg``
+Lua module, :mod:`._lib_pg`, opens only declared scopes); it takes no field of its own.
+
+Order (the shell installs by ``order``): pg scopes (1) and libraries (5) before
+functions (10) before processes (20), after hosts (0).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from beamish.actors import AppLike, Entry, LoadError, RegistryLike, process_host
 from ._entries import LUA_KINDS, LuaEntrySpec, check_entry, spec_from_entry
 from ._scripts import scripts_for
 
-__all__ = ["KIND_HANDLERS", "LuaFunctionKind", "LuaLibraryKind", "LuaProcessKind"]
+__all__ = ["KIND_HANDLERS", "LuaFunctionKind", "LuaLibraryKind", "LuaProcessKind", "PgScopeKind"]
 
 _specs: weakref.WeakKeyDictionary[RegistryLike, dict[str, LuaEntrySpec]] = (
     weakref.WeakKeyDictionary()
@@ -125,5 +129,30 @@ class LuaProcessKind(_LuaKind):
         return await app.node.exec(entry.id, *args, host=process_host(entry, app))
 
 
+class PgScopeKind:
+    """``pg.scope``: a scope of process groups, named by the entry's ID (Erlang's and
+    Wippy's ``pg`` scope). Installing it creates the scope on the node and lets Lua's
+    ``pg.open(id)`` open it; the groups themselves are the kernel's
+    (``node.groups.scope(id)``), so Python processes use them too (``ctx.pg(id)``)."""
+
+    kind = "pg.scope"
+    #: Wippy's tuning keys of a scope: accepted (no warning) and ignored, since beamish
+    #: has no queue, breaker or retry of its own to tune.
+    fields = frozenset({
+        "lifecycle", "protocol_timeout", "broadcast_timeout", "anti_entropy_interval",
+        "circuit_breaker_reset_time", "retry_base_delay", "retry_max_delay",
+        "action_queue_size", "action_queue_max_size", "monitor_buffer", "max_groups",
+        "max_members_per_group", "circuit_breaker_failures", "max_retries",
+    })
+    order = 1
+
+    def validate(self, entry: Entry, registry: RegistryLike) -> None:
+        """Nothing to check: the ID is the scope's name."""
+
+    async def install(self, entry: Entry, app: AppLike) -> None:
+        app.node.groups.scope(entry.id)
+        scripts_for(app.node).pg_scopes.add(entry.id)
+
+
 #: Collected by the app shell.
-KIND_HANDLERS = (LuaLibraryKind(), LuaFunctionKind(), LuaProcessKind())
+KIND_HANDLERS = (PgScopeKind(), LuaLibraryKind(), LuaFunctionKind(), LuaProcessKind())

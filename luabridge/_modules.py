@@ -3,11 +3,12 @@
 What it is for: one place that knows which modules exist, which are globals (always
 available, like Wippy's ``process``, ``channel``, ``errors``, ``payload``) and which must
 be listed in an entry's ``modules:`` to be ``require``-d (``time``, ``json``, ``funcs``,
-``uuid``, ``ctx``, ``logger``, ``registry``, ``security``, ``io``, ``hash``, ``crypto``; ``os`` is a
-global that may be listed too). Each module lives in its own ``_lib_*.py`` file: Lua
-wrappers (a ``lua/*.lua`` file of package data, compiled once per Python process, run
-privileged once per runtime: the globals at install, the others on their first
-``require``) plus the Python helpers they call and the driver commands they yield.
+``uuid``, ``ctx``, ``logger``, ``registry``, ``security``, ``io``, ``hash``, ``crypto``,
+``pg``; ``os`` is a global that may be listed too). Each module lives in its own
+``_lib_*.py`` file: Lua wrappers (a ``lua/*.lua`` file of package data, compiled once per
+Python process, run privileged once per runtime: the globals at install, the others on
+their first ``require``) plus the Python helpers they call and the driver commands they
+yield.
 
 Invariant: after :func:`install_modules`, ``sandbox.module_names`` lists every name
 ``require`` accepts, every module table scripts can reach is a read-only proxy, and the
@@ -32,6 +33,7 @@ from ._lib_funcs import FUNCS_LUA
 from ._lib_hash import HASH_LUA, hash_callbacks
 from ._lib_io import IO_LUA, OS_LUA
 from ._lib_misc import MISC_LUA, misc_callbacks
+from ._lib_pg import PG_LUA
 from ._lib_process import PROCESS_LUA, message_adapter, new_inbox
 from ._lib_security import SECURITY_LUA
 from ._lib_time import (
@@ -62,6 +64,7 @@ REQUIRE_MODULES = (
     "io",
     "hash",
     "crypto",
+    "pg",
 )
 
 
@@ -100,6 +103,7 @@ def install_modules(sb: Sandbox) -> None:
     sb.install_lazy_modules(("funcs",), FUNCS_LUA, lambda: (core,))
     sb.install_lazy_modules(("security",), SECURITY_LUA, lambda: (core,))
     sb.install_lazy_modules(("io",), IO_LUA, lambda: ())
+    sb.install_lazy_modules(("pg",), PG_LUA, lambda: (core,))
     sb.install_lazy_modules(("hash",), HASH_LUA, lambda: (guarded(sb, _HASH_CALLBACKS),))
     sb.install_lazy_modules(
         ("crypto",), CRYPTO_LUA, lambda: (core, guarded(sb, crypto_callbacks(sb)))

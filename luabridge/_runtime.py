@@ -72,7 +72,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from lupa import lua55 as _lua
@@ -384,6 +384,9 @@ class Sandbox:
         #: The node's Lua entries by ID (``LuaEntrySpec``), which the ``registry``
         #: module reads (set by ``LuaScripts.sandbox``; empty elsewhere).
         self.entries: Mapping[str, Any] = {}
+        #: IDs of the node's ``pg.scope`` entries, the scopes ``pg.open`` accepts (set
+        #: by ``LuaScripts.sandbox``; empty elsewhere).
+        self.pg_scopes: Set[str] = frozenset()
         self._runner_factory: Any = None  # (execute(): made on first use)
 
     def __repr__(self) -> str:

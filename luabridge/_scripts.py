@@ -48,6 +48,7 @@ from beamish.actors import (
 from ._convert import check_lua_payload
 from ._driver import Driver, result_of
 from ._entries import LuaEntrySpec
+from ._lib_pg import end_subscriptions
 from ._modules import install_modules
 from ._processfunc import default_host_of, process_function
 from ._runtime import Sandbox
@@ -81,6 +82,9 @@ class LuaScripts:
         self.limits = limits
         self._node = weakref.ref(node) if node is not None else None
         self.specs: dict[str, LuaEntrySpec] = {}
+        #: IDs of the ``pg.scope`` entries installed on the node (``pg.open`` accepts
+        #: these only; every sandbox of this object shares the set).
+        self.pg_scopes: set[str] = set()
         self._sandboxes: dict[str, Sandbox] = {}
         self._prepared: dict[tuple[int, str], Any] = {}
         self._pools: dict[tuple[int, str], list[Any]] = {}
@@ -117,6 +121,7 @@ class LuaScripts:
                          name=name, limits=self.limits_of(name))
             install_modules(sb)
             sb.entries = self.specs  # the `registry` module reads entry metadata there
+            sb.pg_scopes = self.pg_scopes  # the scopes `pg.open` accepts
             self._sandboxes[name] = sb
         return sb
 
@@ -218,6 +223,8 @@ class LuaScripts:
                     out = await drv.run()
                 done = True
             finally:
+                if drv.cache:  # what the call subscribed to ends with it (pg monitors)
+                    end_subscriptions(drv)
                 # Back to the pool only after a finished call (a cancelled one leaves its
                 # task mid-command), if its task survived (a raised error ends it) and
                 # did not run out of budget.

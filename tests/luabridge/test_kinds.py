@@ -43,7 +43,7 @@ entries:
 
 def test_the_shell_collects_the_lua_kinds():
     kinds = {h.kind for h in KIND_HANDLERS}
-    assert kinds == {"library.lua", "function.lua", "process.lua"}
+    assert kinds == {"pg.scope", "library.lua", "function.lua", "process.lua"}
     handlers = default_handlers()
     assert all(handlers[k] is not None for k in kinds)
     assert [h.order for h in KIND_HANDLERS] == sorted(h.order for h in KIND_HANDLERS)
