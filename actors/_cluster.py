@@ -318,13 +318,29 @@ class Cluster(Host):
             pending_size=64 * 1024 * 1024,
             error_cb=on_error,
         )
-        js = self._nc.jetstream()
-        bucket = f"beamish_{cfg.cluster}_names".replace(".", "_")
-        try:
-            self._kv = await js.key_value(bucket)
-        except Exception:
-            self._kv = await js.create_key_value(bucket=bucket, history=1)
+        self._js = self._nc.jetstream()
+        self._bucket = f"beamish_{cfg.cluster}_names".replace(".", "_")
+        await self._open_bucket()
         await self._nc.flush()
+
+    async def _open_bucket(self) -> None:  # on the asyncio loop
+        try:
+            self._kv = await self._js.key_value(self._bucket)
+        except Exception:
+            self._kv = await self._js.create_key_value(bucket=self._bucket, history=1)
+
+    async def _kv_create(self, name: str, pid: Pid) -> int:  # on the asyncio loop
+        """``create`` in the bucket; made again once if it is gone (a NATS server
+        restarted without its JetStream store)."""
+        from nats.errors import NoRespondersError
+        from nats.js.errors import NoStreamResponseError, NotFoundError, ServiceUnavailableError
+
+        try:
+            return int(await self._kv.create(self._key(name), str(pid).encode()))
+        except (NotFoundError, ServiceUnavailableError, NoRespondersError,
+                NoStreamResponseError):
+            await self._open_bucket()
+            return int(await self._kv.create(self._key(name), str(pid).encode()))
 
     async def aclose(self) -> None:
         if self._closed:
@@ -548,12 +564,12 @@ class Cluster(Host):
         elif op == _SPAWNED:
             self._spawned(f[1], f[2])
         elif op == _NAME:
-            self._peer_name(f[1], f[2])
+            self._peer_name(f[1], f[2], f[3])
         elif op == _PG:
             node.groups.scope(f[2]).apply(f[1], f[3], f[4])
         elif op == _SYNC:
             for name, pid in f[1]:
-                self._peer_name(name, pid)
+                self._peer_name(name, pid, True)
             for scope, group, pids in f[2]:
                 node.groups.scope(scope).apply("member.joined", group, pids)
 
@@ -852,21 +868,20 @@ class Cluster(Host):
     # ==================================================================================
 
     def name_claimed(self, name: str, pid: Pid) -> None:
-        self._emit_all([_NAME, name, pid])
+        self._emit_all([_NAME, name, pid, True])
         self._kv_call(self._kv_claim, name, pid)
 
     def name_released(self, name: str, pid: Pid) -> None:
-        self._emit_all([_NAME, name, None])
+        self._emit_all([_NAME, name, pid, False])
         self._kv_call(self._kv_release, name, pid)
 
-    def _peer_name(self, name: str, pid: Pid | None) -> None:
+    def _peer_name(self, name: str, pid: Pid, held: bool) -> None:
         names = self.node.names
-        if pid is None:
-            holder = names.lookup(name)
-            if holder is not None and holder.node != self.me:
-                names.drop(name, holder)
-            return
         holder = names.lookup(name)
+        if not held:
+            if holder == pid:
+                names.drop(name, pid)
+            return
         if holder is not None and holder != pid and holder.node == self.me:
             return  # ours until the bucket says otherwise (its claim is in flight)
         names.put(name, pid)
@@ -883,7 +898,7 @@ class Cluster(Host):
         from nats.js.errors import KeyWrongLastSequenceError
 
         try:
-            rev = await self._kv.create(self._key(name), str(pid).encode())
+            rev = await self._kv_create(name, pid)
         except KeyWrongLastSequenceError:
             try:
                 entry = await self._kv.get(self._key(name))
@@ -904,6 +919,7 @@ class Cluster(Host):
             names.drop(name, pid)
             if owner.node in self.peers or owner.node == self.me:
                 names.put(name, owner)
+                self._emit_all([_NAME, name, owner, True])  # the nodes that took ours
         log.warning("beamish cluster %s: name %r revoked from %s: %s holds it", self.me,
                     name, pid, owner)
         try:
@@ -943,14 +959,13 @@ class Cluster(Host):
                         retryable=False, details={"pid": str(got)})
         if names.lookup(name) != pid:
             names.put(name, pid)
-            self._emit_all([_NAME, name, pid])
+            self._emit_all([_NAME, name, pid, True])
 
     async def _kv_claim_wait(self, name: str, pid: Pid) -> Pid:  # on the asyncio loop
         from nats.js.errors import KeyWrongLastSequenceError
 
         try:
-            self._name_revs[name] = await self._kv.create(self._key(name),
-                                                           str(pid).encode())
+            self._name_revs[name] = await self._kv_create(name, pid)
             return pid
         except KeyWrongLastSequenceError:
             entry = await self._kv.get(self._key(name))

@@ -522,3 +522,34 @@ def test_property_messages_from_many_senders_arrive_in_each_senders_order(nats_u
             assert got == [(i, v) for i, (who, v) in enumerate(plan) if who == k]
 
     run(t, nats_url)
+
+
+def test_names_work_after_the_server_lost_its_jetstream_store():
+    async def main():
+        server = NatsServer()  # a fresh temporary store per start: the bucket is lost
+        server.start()
+        try:
+            cfg = ClusterConfig(url=server.url, cluster="lost", heartbeat=0.1,
+                                node_timeout=5)
+            async with Node(name="a", cluster=cfg) as a:
+                await trio.to_thread.run_sync(server.stop)
+                await trio.to_thread.run_sync(server.start)
+                with trio.fail_after(20):
+                    while not a.cluster._link.connected:
+                        await trio.sleep(0.05)
+
+                async def claim(ctx):
+                    with trio.fail_after(20):
+                        while True:
+                            try:
+                                return await ctx.register_global("after-restart")
+                            except Exception:  # the names connection still reconnecting
+                                await trio.sleep(0.2)
+
+                pid = a.spawn(sleeper)
+                a.process(pid)  # alive
+                await a.exec(claim)
+        finally:
+            server.stop()
+
+    trio.run(main)
