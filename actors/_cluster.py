@@ -239,6 +239,8 @@ class Cluster(Host):
         #: encoded MSG frame heads by (dest, topic, sender); decoded dests by "host|id"
         self._heads: dict[tuple[Pid, str, Pid | None], bytes] = {}
         self._dests: dict[str, Pid] = {}
+        #: PIDs of peers known to have exited (the latest 4096)
+        self._dead: dict[Pid, None] = {}
         self.frames_in = 0
         self.frames_out = 0
 
@@ -545,6 +547,7 @@ class Cluster(Host):
             self._unhold(peer.node, target, peer, _LINK_BIT)
         elif op == _EXIT:
             watcher, pid = Pid(f[1], f[2], me), f[3]
+            self._died(pid)
             self._unhold(pid.node, watcher, pid, _MON_BIT)
             cb = self._waiters.pop(watcher, None)
             if cb is not None:
@@ -554,6 +557,7 @@ class Cluster(Host):
                                                    error=f[5]))
         elif op == _LINKX:
             local, peer = Pid(f[1], f[2], me), f[3]
+            self._died(peer)
             self._unhold(peer.node, local, peer, _LINK_BIT)
             node._link_exit(local, peer, f[4])
         elif op == _EVENT:
@@ -678,19 +682,27 @@ class Cluster(Host):
 
     def _peer_of(self, pid: Pid) -> str:
         peer = self.peers.get(pid.node)
-        if peer is None:
+        if peer is None or pid in self._dead:
             raise self.node.not_found(pid)
         return peer.name
 
     def is_alive(self, pid: Pid) -> bool:
-        return pid.node in self.peers
+        return pid.node in self.peers and pid not in self._dead
+
+    def _died(self, pid: Pid) -> None:
+        """An EXIT or LINK_DOWN told this node that ``pid`` (of a peer) is gone: from
+        now on a send to it fails here, as a send to a dead local PID does."""
+        dead = self._dead
+        dead[pid] = None
+        if len(dead) > 4096:
+            del dead[next(iter(dead))]
 
     def deliver(self, pid: Pid, message: Message) -> None:
         # The frame is [MSG, "host|id", topic, sender, payload]; all but the payload
         # repeat from send to send, so their encoding is kept (bounded) per triple.
         key = (pid, message.topic, message.sender)
         head = self._heads.get(key)
-        if head is None or pid.node not in self.peers:
+        if head is None or pid.node not in self.peers or pid in self._dead:
             self._peer_of(pid)
             if len(self._heads) >= 4096:
                 self._heads.clear()
@@ -854,6 +866,8 @@ class Cluster(Host):
         for done in pending.callbacks:
             done(error)
         parent = pending.request.parent
+        if error is not None:
+            self._died(pid)
         if error is None or parent is None:
             return
         self._unhold(pid.node, parent, pid, _MON_BIT | _LINK_BIT)

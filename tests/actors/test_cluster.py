@@ -25,6 +25,7 @@ from beamish.actors import (
     Node,
     Pid,
     ProcessExit,
+    ProcessNotFound,
     run_asyncio,
 )
 
@@ -329,6 +330,23 @@ def test_unencodable_payloads_fail_at_the_sender_naming_the_pid(nats_url):
             a.send(remote, "x", b"x" * (600 * 1024))
         a.send(remote, "stop")
         assert await a.wait(remote, timeout=5) == ("stopped", None)
+
+    run(t, nats_url)
+
+
+def test_send_to_a_remote_pid_known_to_be_dead_is_not_found(nats_url):
+    async def t(a, b):
+        async def body(ctx):
+            child = ctx.spawn_monitored("t:echo", host="b@node:local")
+            assert a.is_alive(child)
+            ctx.send(child, "stop")
+            await ctx.events().receive(timeout=5)
+            assert not a.is_alive(child)
+            with pytest.raises(ProcessNotFound):
+                ctx.send(child, "again")
+            return True
+
+        assert await a.exec(body)
 
     run(t, nats_url)
 
