@@ -470,6 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command == "nodes":
         return _nodes(ns)
     _configure_logging(ns.log_level, ns.log_format)
+    # worker nodes a pool starts log as this process was told to
+    if ns.log_level:
+        os.environ["BEAMISH_LOG_LEVEL"] = ns.log_level
+    if ns.log_format:
+        os.environ["BEAMISH_LOG_FORMAT"] = ns.log_format
     app_kw: dict[str, Any] = {
         "source_roots": [str(Path(r)) for r in ns.source_roots],
         "strict": ns.strict,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -78,3 +79,24 @@ def test_a_failing_lua_test_fails_the_run(tmp_path):
     )
     assert out.returncode == 1
     assert "2 of 2 Lua tests failed" in out.stderr
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a pool of 2 needs 2 cores")
+def test_the_suite_passes_with_its_host_as_a_pool_of_two_worker_nodes(tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(LUA_APP, app)
+    yaml_file = app / "app.yaml"
+    text = yaml_file.read_text()
+    assert "  - name: processes\n    kind: process.host\n" in text
+    yaml_file.write_text(text.replace(
+        "  - name: processes\n    kind: process.host\n",
+        "  - name: processes\n    kind: process.host\n    host:\n      workers: 2\n"))
+    out = subprocess.run(
+        [sys.executable, "-m", "beamish._cli", "run", str(app), "-x", "app:runner"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["failed"] == 0 and report["total"] >= 50
+    # the tests' processes ran on the two worker nodes
+    assert "node main-w1 joined" in out.stderr and "node main-w2 joined" in out.stderr
