@@ -221,7 +221,7 @@ class Cluster(Host):
         #: peer -> {(local pid, remote pid): bits}: what a node-down must tell.
         self._held: dict[str, dict[tuple[Pid, Pid], int]] = {}
         #: spawns on other nodes not yet confirmed: pid -> [claimed, callbacks...]
-        self._pending: dict[Pid, list[Any]] = {}
+        self._pending: dict[Pid, _Pending] = {}
         self._waiters: dict[Pid, Callable[[Any, Error | None], None]] = {}
         self._seq = itertools.count(1)
         #: The ids this node picks for spawns elsewhere: its own range of the id space,

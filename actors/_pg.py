@@ -297,8 +297,8 @@ class ProcessGroups:
                 s._changed(LEFT, group, [pid], local=True)
         watching = self._watching.pop(pid, None)
         if watching:
-            for scope, group, topic in watching:
-                self._scopes[scope].demonitor(pid, group, topic)
+            for scope, group_, topic in watching:
+                self._scopes[scope].demonitor(pid, group_, topic)
 
     def local_snapshot(self) -> list[tuple[str, str, list[Pid]]]:
         """This node's memberships, for a peer that just joined: (scope, group, pids)."""
