@@ -219,6 +219,9 @@ SCENARIO_ORDER = (
     "lua_call",
     "workflow_latency",
     "workflow_throughput",
+    "cluster_pingpong",
+    "cluster_oneway",
+    "pool_throughput",
 )
 
 

@@ -170,7 +170,7 @@ def test_discovery_finds_the_suite_and_every_scenario_has_beamish():
     assert names == ["pingpong", "throughput", "call", "request_reply", "fanout", "ring",
                      "spawn", "memory", "supervisor_restart", "lua_pingpong", "lua_spawn",
                      "lua_memory", "lua_call", "workflow_latency", "workflow_throughput",
-                     "lua_dialect"]
+                     "cluster_pingpong", "cluster_oneway", "pool_throughput", "lua_dialect"]
     peers = {"floor", "trio_channels", "asyncio", "pykka", "thespian_simple", "thespian_mp",
              "triotp"}
     by_name = {s.name: s for s in scenarios}
@@ -178,7 +178,7 @@ def test_discovery_finds_the_suite_and_every_scenario_has_beamish():
                  "memory"):
         assert peers <= set(by_name[name].implementations), name
     targets = {t.label.split(":")[0] for s in scenarios for t in s.targets}
-    assert targets == {"issue 2", "issue 3", "issue 5", "issue 13"}
+    assert targets == {"issue 2", "issue 3", "issue 5", "issue 13", "issue 14"}
     for sc in scenarios:
         assert "beamish" in sc.implementations, sc.name
         assert sc.module.startswith("benchmarks.bench_")
