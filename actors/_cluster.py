@@ -10,23 +10,25 @@ What it is for
     ``"node disconnected"`` within ``node_timeout`` seconds.
 
 Design chosen
-    * **NATS, through the node's asyncio thread.** ``nats-py`` is asyncio-only; it runs
-      on the loop of :func:`run_asyncio` (one thread per ``trio.run``). Measured on a
-      2-core machine: a trio->asyncio->trio hop costs ~140 µs and a request crossing
-      twice ~550 µs, while publishes inside the loop reach ~600k/s. So nothing crosses
-      per message: the trio side appends encoded frames to a per-node buffer and one
-      flush per scheduler pass hands every buffer to the loop in one crossing; inbound
-      NATS messages are queued and drained on the trio thread by one ``run_sync_soon``
-      per burst. trio-asyncio was rejected for the reasons in ``_aio.py``.
+    * **NATS, spoken from trio.** Measured on a 2-core machine: through nats-py on the
+      asyncio thread of :func:`run_asyncio`, each trio<->asyncio crossing costs ~140 µs
+      and a cross-node ping-pong took ~780 µs, slower than Thespian's multiprocess
+      base. So frames go through :class:`NatsLink` (``_natslink.py``), which speaks the
+      NATS client protocol on a trio stream in the kernel's thread: ~370 µs per round
+      trip, of which ~350 µs is the same exchange of bare NATS messages. nats-py stays,
+      on the asyncio thread, for the JetStream bucket of names (rare operations).
+      Batching: a ``send`` appends an encoded frame to its node's buffer and wakes the
+      link's writer, which runs after the scheduler pass's other tasks and takes every
+      buffer as one ``PUB`` per node, all in one write (over 400k messages/s one way).
     * **Subjects.** ``beamish.<cluster>.n.<node>`` carries batches for one node (one
       connection per node, so NATS keeps each sender's frames in order: per-pair FIFO,
       as in Erlang); ``beamish.<cluster>.all`` carries heartbeats, name and group
       changes. A node only hears its cluster's subjects and checks the cluster name in
       every heartbeat, so it refuses peers of another cluster on the same server.
     * **Frames** are msgpack arrays (``_wire.py``); a batch is frames back to back,
-      headed by the sender's name. Payloads are encoded at ``send`` on the sender's
-      thread, so a value that cannot cross fails there with the destination in the
-      error and nothing is queued.
+      headed by the sender's name and incarnation. Payloads are encoded at ``send``, so
+      a value that cannot cross fails there with the destination in the error and
+      nothing is queued.
     * **Membership by heartbeat**, every ``heartbeat`` seconds on the ``all`` subject.
       A peer unheard for ``node_timeout`` seconds, or one that said goodbye, is down:
       links and monitors on its processes fire with "node disconnected" (monitors get
@@ -46,14 +48,14 @@ Design chosen
       and the others get ``ALREADY_EXISTS``.
     * **Spawn on another node** is asynchronous like a workflow start: the spawner picks
       the PID (``{b@host|0x8a3f01c2000001}``: a range of ids of its own, from a hash of
-      its name, then its counter), sends the spawn
-      and returns; a refused start is reported through ``pending_start`` or as the
-      child's EXIT.
+      its name, then its counter), sends the spawn and returns; a refused start is
+      reported through ``pending_start`` or as the child's EXIT.
 
 Invariants
-    * Only the trio thread touches kernel state; the asyncio side only moves bytes.
-    * Frames for one node leave in the order they were made (one buffer, one publishing
-      task on the loop).
+    * Only the trio thread touches kernel state; the asyncio side only talks to the
+      names bucket and hands answers back with ``run_sync_soon``.
+    * Frames for one node leave in the order they were made (one buffer per node, one
+      writer on one connection).
     * After :meth:`aclose` no task, subscription or connection of this module remains,
       and the embedded server (when this node started one) is stopped.
 """
@@ -185,7 +187,6 @@ class Peer:
     incarnation: str
     hosts: list[str]
     last_seen: float
-    up: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -224,9 +225,6 @@ class Cluster(Host):
         self._pending: dict[Pid, _Pending] = {}
         self._waiters: dict[Pid, Callable[[Any, Error | None], None]] = {}
         self._seq = itertools.count(1)
-        #: The ids this node picks for spawns elsewhere: its own range of the id space,
-        #: far above any node's own counter (a hash of its name, top bit set).
-        self._id_base = 0
         self._out: dict[str, list[bytes]] = {}
         self._out_size = 0
         #: peers this node gave up on -> their incarnation then
@@ -252,7 +250,9 @@ class Cluster(Host):
         self.node = node
         cfg = self.config
         self.me = node.node_name
-        self._id_base = (zlib.crc32(self.me.encode()) | 0x80000000)
+        #: The ids this node picks for spawns elsewhere: its own range of the id space,
+        #: far above any node's own counter (a hash of its name, top bit set).
+        self._id_base = zlib.crc32(self.me.encode()) | 0x80000000
         self.prefix = f"beamish.{cfg.cluster}"
         self.all_subject = f"{self.prefix}.all"
         self.my_subject = self._subject(self.me)
