@@ -20,6 +20,8 @@ machinery) are public here too but documented as such.
   :data:`NODE_DISCONNECTED`, :class:`NatsServer` — nodes joined through NATS
   (``Node(name=..., cluster=...)``), worker pools, the embedded NATS server.
 * :class:`ProcessGroups`, :class:`PgScope` — process groups (``node.groups``).
+* :func:`die_with_parent`, :func:`free_port`, :func:`port_in_use`,
+  :func:`accepts_connections` — for layers that start child servers or workers.
 * :func:`publish` — for the other layers' facades: names report the facade as module.
 * :func:`pending_start`, :func:`set_pending_start` (:data:`PendingStart`) — for hosts
   whose start is confirmed later (workflows) and yielding callers that wait for it.
@@ -37,6 +39,10 @@ from ._channel import Channel as Channel
 from ._channel import ChannelLike as ChannelLike
 from ._channel import WouldBlock as WouldBlock
 from ._channel import select as select
+from ._children import accepts_connections as accepts_connections
+from ._children import die_with_parent as die_with_parent
+from ._children import free_port as free_port
+from ._children import port_in_use as port_in_use
 from ._cluster import NODE_DISCONNECTED as NODE_DISCONNECTED
 from ._cluster import Cluster as Cluster
 from ._cluster import ClusterConfig as ClusterConfig
@@ -153,12 +159,15 @@ __all__ = [
     "Target",
     "Timeout",
     "WouldBlock",
+    "accepts_connections",
     "as_error",
     "check_function_id",
     "check_topic",
     "crash_report",
     "current_context",
     "current_values",
+    "die_with_parent",
+    "free_port",
     "go_duration",
     "import_handler",
     "isolate",
@@ -168,6 +177,7 @@ __all__ = [
     "list_nodes",
     "parse_duration",
     "pending_start",
+    "port_in_use",
     "process_host",
     "publish",
     "run_asyncio",

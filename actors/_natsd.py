@@ -42,11 +42,9 @@ Invariants
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,15 +52,14 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from ._children import accepts_connections, die_with_parent, free_port, port_in_use
 from ._errors import Error, ErrorKind
 
 __all__ = ["NatsServer", "find_nats_binary"]
 
 #: How many fresh ports to try when a picked free port is taken before the server binds.
 _PORT_ATTEMPTS = 3
-_PR_SET_PDEATHSIG = 1
 _SERVER_NAME = "beamish-embedded"
 
 
@@ -85,43 +82,16 @@ def find_nats_binary() -> Path:
     )
 
 
-def _free_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
 
 
-def _port_in_use(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((ip, port))
-        except OSError:
-            return True
-        return False
 
 
-def _accepts(ip: str, port: int) -> bool:
-    try:
-        socket.create_connection((ip, port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
-_libc_prctl: Any = None
 
 
-def _pdeathsig_preexec() -> None:
-    """Runs in the child between fork and exec: die with the parent thread."""
-    _libc_prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # resolved before fork
 
 
-def _resolve_prctl() -> Any:
-    global _libc_prctl
-    if _libc_prctl is None and sys.platform.startswith("linux"):
-        _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
-    return _libc_prctl
 
 
 class NatsServer:
@@ -238,8 +208,8 @@ class NatsServer:
             self._prepare_store()
             assert self._store is not None
             if self._port is None:
-                self._port = _free_port(self.ip)
-            elif _port_in_use(self.ip, self._port):
+                self._port = free_port(self.ip)
+            elif port_in_use(self.ip, self._port):
                 # checked first: a connect to someone else's listener would pass for ready
                 self._remove_temp_store()
                 raise Error(
@@ -252,7 +222,7 @@ class NatsServer:
             argv += ["--server_name", _SERVER_NAME, *self.args]
             if self.jetstream:
                 argv += ["-js", "-sd", str(self._store / "jetstream")]
-            preexec = _pdeathsig_preexec if _resolve_prctl() is not None else None
+            preexec = die_with_parent()
             with open(self._store / "nats.log", "ab") as log:
                 self._log_offset = log.tell()
                 try:
@@ -300,7 +270,7 @@ class NatsServer:
                     kind=ErrorKind.UNAVAILABLE,
                     retryable=False,
                 )
-            if _accepts(self.ip, port):
+            if accepts_connections(self.ip, port):
                 return
             if time.monotonic() >= deadline:
                 tail = self._log_tail()

@@ -33,7 +33,6 @@ What a worker runs
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -44,7 +43,7 @@ from typing import Any
 
 import trio
 
-from beamish.actors import Cluster, Error, ErrorKind
+from beamish.actors import Cluster, Error, ErrorKind, die_with_parent
 
 __all__ = ["MAX_RESTARTS", "RESTART_PERIOD", "WORKERS_ENV", "WorkerPool", "pool_size"]
 
@@ -78,11 +77,6 @@ def pool_size(asked: Sequence[Any], cap: int | None = None) -> int:
                         retryable=False) from None
     n = min(wanted, cores(), cap if cap is not None else wanted)
     return n if n >= 2 else 0
-
-
-def _pdeathsig() -> None:  # pragma: no cover - runs in the child
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class WorkerPool:
@@ -137,7 +131,7 @@ class WorkerPool:
 
     async def _launch(self, name: str) -> None:
         self._procs[name] = await trio.lowlevel.open_process(
-            self.argv(name), stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+            self.argv(name), stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
 
     async def _supervise(self, name: str) -> None:
         backoff = 0.2

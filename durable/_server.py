@@ -51,7 +51,6 @@ Invariants
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import enum
 import errno
 import fcntl
@@ -60,7 +59,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -71,7 +69,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from beamish.actors import Error, ErrorKind
+from beamish.actors import (
+    Error,
+    ErrorKind,
+    accepts_connections,
+    die_with_parent,
+    free_port,
+    port_in_use,
+)
 
 __all__ = [
     "DEFAULT_DYNAMIC_CONFIG",
@@ -100,7 +105,6 @@ DEFAULT_STOP_TIMEOUT = 5.0
 #: How many fresh ports to try when a picked free port is taken before the server binds.
 _PORT_ATTEMPTS = 3
 
-_PR_SET_PDEATHSIG = 1
 
 
 class ServerState(enum.Enum):
@@ -147,45 +151,16 @@ def find_temporal_binary() -> Path:
     )
 
 
-def _free_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
 
 
-def _port_in_use(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((ip, port))
-        except OSError:
-            return True
-        return False
 
 
-def _accepts(ip: str, port: int) -> bool:
-    try:
-        socket.create_connection((ip, port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
-_libc_prctl: Any = None
 
 
-def _pdeathsig_preexec() -> None:
-    """Runs in the child between fork and exec: die with the parent thread."""
-    # Resolved before fork (see DevServer.launch): no imports or lookups here.
-    _libc_prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _resolve_prctl() -> Any:
-    global _libc_prctl
-    if _libc_prctl is None and sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        _libc_prctl = libc.prctl
-    return _libc_prctl
 
 
 class DevServer:
@@ -361,8 +336,8 @@ class DevServer:
                 )
             self._prepare_db()
             if self._port is None:
-                self._port = _free_port(self.ip)
-            elif _port_in_use(self.ip, self._port):
+                self._port = free_port(self.ip)
+            elif port_in_use(self.ip, self._port):
                 self._release_lock()
                 raise Error(
                     f"port {self._port} on {self.ip} is already in use, so the embedded "
@@ -373,7 +348,7 @@ class DevServer:
                 )
             argv = self._argv(binary)
             log = self._open_log()
-            preexec = _pdeathsig_preexec if _resolve_prctl() is not None else None
+            preexec = die_with_parent()
             try:
                 self._proc = subprocess.Popen(
                     argv,
@@ -420,7 +395,7 @@ class DevServer:
                     kind=ErrorKind.UNAVAILABLE,
                     retryable=False,
                 )
-            if _accepts(self.ip, self._port):
+            if accepts_connections(self.ip, self._port):
                 return
             if time.monotonic() >= deadline:
                 self.stop()

@@ -22,9 +22,8 @@ import durable_samples
 import pytest
 import trio
 
-from beamish.actors import Node
+from beamish.actors import Node, die_with_parent
 from beamish.durable import ClientConfig, DevServer, TemporalClient, connect_client
-from beamish.durable._server import _pdeathsig_preexec, _resolve_prctl
 
 pytestmark = pytest.mark.temporal
 
@@ -35,7 +34,7 @@ class _Worker:
     """A crash_worker.py process (dies with us: PDEATHSIG)."""
 
     def __init__(self, address: str, task_queue: str, steps: Path) -> None:
-        preexec = _pdeathsig_preexec if _resolve_prctl() is not None else None
+        preexec = die_with_parent()
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "crash_worker.py"), address, task_queue, str(steps)],
             stdout=subprocess.PIPE,
