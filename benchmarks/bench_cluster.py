@@ -30,7 +30,7 @@ from typing import Any
 
 from ._common import WARMUP, clock
 from ._harness import Scenario, Skip, Target
-from .bench_pingpong import ThespianEcho
+from .bench_pingpong import _thespian
 
 _CLUSTER = "bench"
 
@@ -116,26 +116,12 @@ def beamish_oneway(n: int) -> dict[str, float]:
     return {"value": us, "msgs_per_s": 1e6 / us}
 
 
-def _thespian_mp(base: str, n: int) -> float:
-    from ._common import thespian_system
-
-    with thespian_system(base) as system:
-        echo = system.createActor(ThespianEcho)
-        for i in range(min(WARMUP, n)):
-            system.ask(echo, i, 10)
-        start = clock()
-        for i in range(n):
-            system.ask(echo, i, 10)
-        elapsed = clock() - start
-    return elapsed / n * 1e6
-
-
 def thespian_mp(n: int) -> float:
-    return _thespian_mp("multiprocQueueBase", n)
+    return _thespian("multiprocQueueBase", n)
 
 
 def thespian_tcp(n: int) -> float:
-    return _thespian_mp("multiprocTCPBase", n)
+    return _thespian("multiprocTCPBase", n)
 
 
 _POOL_APP = """\
