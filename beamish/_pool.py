@@ -115,7 +115,7 @@ class WorkerPool:
         try:
             with trio.fail_after(timeout):
                 while not all(self._ready(n) for n in self.names):
-                    dead = [n for n, p in self._procs.items() if p.returncode is not None]
+                    dead = [n for n, p in self._procs.items() if p.poll() is not None]
                     if dead:
                         raise Error(f"worker node {dead[0]} exited while starting "
                                     f"(exit code {self._procs[dead[0]].returncode}); its "
@@ -130,14 +130,17 @@ class WorkerPool:
             nursery.start_soon(self._supervise, name)
 
     async def _launch(self, name: str) -> None:
-        self._procs[name] = await trio.lowlevel.open_process(
+        # Popen here, on the trio thread, not trio.lowlevel.open_process: that forks in a
+        # pooled worker thread, and PDEATHSIG kills the child when that thread idles out
+        self._procs[name] = subprocess.Popen(
             self.argv(name), stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
+        await trio.lowlevel.checkpoint()
 
     async def _supervise(self, name: str) -> None:
         backoff = 0.2
         while True:
             proc = self._procs[name]
-            code = await proc.wait()
+            code = await _exited(proc)
             if self._closing:
                 return
             self.cluster.node_down(name, f"worker exited with code {code}")
@@ -159,22 +162,41 @@ class WorkerPool:
 
     def pid_of(self, name: str) -> int | None:
         proc = self._procs.get(name)
-        return proc.pid if proc is not None and proc.returncode is None else None
+        return proc.pid if proc is not None and proc.poll() is None else None
 
     async def aclose(self) -> None:
         """SIGTERM every worker, wait ``stop_timeout``, SIGKILL the rest; reap all."""
         self._closing = True
-        procs = [p for p in self._procs.values() if p.returncode is None]
+        procs = [p for p in self._procs.values() if p.poll() is None]
         for p in procs:
             p.send_signal(signal.SIGTERM)
         with trio.move_on_after(self.stop_timeout):
             for p in procs:
-                await p.wait()
+                await _exited(p)
         for p in procs:
-            if p.returncode is None:
+            if p.poll() is None:
                 log.warning("beamish pool: worker %s did not stop in %gs; killing it",
                             p.pid, self.stop_timeout)
                 p.kill()
         with trio.CancelScope(shield=True):
             for p in procs:
-                await p.wait()
+                await _exited(p)
+
+
+async def _exited(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for ``proc`` to exit (a pidfd where Linux has one, else polling); reap it
+    and return its exit code."""
+    code = proc.poll()
+    if code is not None:
+        return code
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # pragma: no cover - old kernels, other systems
+        while proc.poll() is None:
+            await trio.sleep(0.05)
+        return int(proc.returncode)
+    try:
+        await trio.lowlevel.wait_readable(fd)
+    finally:
+        os.close(fd)
+    return proc.wait()

@@ -339,3 +339,42 @@ def test_workers_1_or_the_env_cap_keep_one_process(pool_app, monkeypatch):
             return await app.run_entry("app:where")
 
     assert trio.run(main)["node"] == ""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a pool needs 2 cores")
+def test_a_service_on_a_pool_is_restarted_on_a_worker_and_workers_stay_up(pool_app):
+    (pool_app / "svc.yaml").write_text(
+        "namespace: svc\n"
+        "entries:\n"
+        "  - name: member\n"
+        "    kind: process.service\n"
+        "    process: app:member\n"
+        "    host: app:processes\n"
+        "    input: [g, the-service]\n"
+        "    lifecycle: {auto_start: true}\n")
+
+    async def main():
+        async with App(pool_app, shutdown_timeout=5) as app:
+            node, pool = app.node, app.pool
+
+            async def holder() -> object:
+                with trio.fail_after(20):
+                    while node.names.lookup("the-service") is None:
+                        await trio.sleep(0.02)
+                return node.names.lookup("the-service")
+
+            first = await holder()
+            assert first.node in pool.names
+            node.send(first, "crash")
+            with trio.fail_after(20):
+                while node.names.lookup("the-service") in (None, first):
+                    await trio.sleep(0.02)
+            second = node.names.lookup("the-service")
+            assert second.node in pool.names and second != first
+            # a worker outlives the thread-pool thread that could have forked it
+            # (trio's idle threads exit after 10 s, and PDEATHSIG follows the thread)
+            await trio.sleep(11)
+            assert all(not r for r in pool.restarts.values())
+            assert set(pool.names) <= set(node.cluster.peers)
+
+    trio.run(main)
