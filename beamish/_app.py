@@ -56,7 +56,7 @@ from beamish.actors import (
 from ._availability import AppNode, Unavailable, sort_out, unknown_kind, warn_unknown_keys
 from ._kinds import default_handlers
 from ._loader import load_directory, python_entry, resolve_roots
-from ._pool import WorkerPool, pool_size
+from ._pool import MainNodeHost, WorkerPool, pool_size
 from ._registry import Registry
 from ._settings import load_settings, strict_from_env
 
@@ -354,6 +354,9 @@ class App:
                 entries = [e for e in entries if e.kind in WORKER_KINDS]
             for entry in entries:
                 await self.handler(entry).install(entry, self)
+            if self.worker_of is not None:
+                for entry in self.registry.find("temporal.worker"):
+                    self._node.add_host(MainNodeHost(entry.id, entry.kind, self.worker_of))
             if self._node.cluster is not None:
                 self._node.cluster.announce()  # peers may spawn on its hosts from now on
             if self.worker_of is None:

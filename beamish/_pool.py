@@ -43,9 +43,16 @@ from typing import Any
 
 import trio
 
-from beamish.actors import Cluster, Error, ErrorKind, die_with_parent
+from beamish.actors import Cluster, Error, ErrorKind, Host, Pid, SpawnRequest, die_with_parent
 
-__all__ = ["MAX_RESTARTS", "RESTART_PERIOD", "WORKERS_ENV", "WorkerPool", "pool_size"]
+__all__ = [
+    "MAX_RESTARTS",
+    "RESTART_PERIOD",
+    "WORKERS_ENV",
+    "MainNodeHost",
+    "WorkerPool",
+    "pool_size",
+]
 
 log = logging.getLogger("beamish.pool")
 
@@ -200,3 +207,23 @@ async def _exited(proc: subprocess.Popen[bytes]) -> int:
     finally:
         os.close(fd)
     return proc.wait()
+
+
+class MainNodeHost(Host):
+    """On a worker node: a host that only the main node runs (a ``temporal.worker``).
+    Spawning on it says so, instead of "host not found"."""
+
+    def __init__(self, name: str, kind: str, main: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.main = main
+
+    def spawn(self, request: SpawnRequest) -> Pid:
+        raise Error(
+            f"cannot spawn on {self.name} ({self.kind}) from worker node "
+            f"{self.node.node_name}: that host runs on the pool's main node {self.main!r}; "
+            "start it from the main node (a service or a function called there), or "
+            "send the main node a message that asks for it",
+            kind=ErrorKind.UNAVAILABLE,
+            retryable=False,
+        )

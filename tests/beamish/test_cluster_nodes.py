@@ -378,3 +378,22 @@ def test_a_service_on_a_pool_is_restarted_on_a_worker_and_workers_stay_up(pool_a
             assert set(pool.names) <= set(node.cluster.peers)
 
     trio.run(main)
+
+
+def test_a_worker_node_says_workflow_hosts_run_on_the_main_node(pool_app):
+    (pool_app / "wf.yaml").write_text(
+        "namespace: wf\n"
+        "entries:\n"
+        "  - {name: temporal, kind: temporal.client}\n"
+        "  - {name: worker, kind: temporal.worker, client: wf:temporal, task_queue: q}\n")
+
+    async def main():
+        async with App(pool_app, node="main-w9", cluster="embedded", worker_of="main") as app:
+            assert "wf:temporal" not in app.node.hosts  # no Temporal on a worker
+            with pytest.raises(Exception) as e:
+                app.node.spawn("app:echo", host="wf:worker")
+            return e.value
+
+    error = trio.run(main)
+    assert error.kind.name == "UNAVAILABLE"
+    assert "runs on the pool's main node 'main'" in error.message
