@@ -111,6 +111,9 @@ _NAME, _PG, _SYNC = 30, 31, 32
 _MON_BIT, _LINK_BIT = 1, 2
 #: Batches larger than this are split (NATS's default max_payload is 1 MiB).
 _CHUNK = 512 * 1024
+#: Bytes of frames one scheduler pass may queue for other nodes; a send beyond it is
+#: RATE_LIMITED (a loop that sends without ever awaiting), as a full mailbox is.
+MAX_OUTBOUND = 32 * 1024 * 1024
 
 
 @dataclass
@@ -393,6 +396,13 @@ class Cluster(Host):
             raise Error(f"cannot send to {dest or node}: the message is {len(data)} bytes "
                         f"encoded, over the {_CHUNK} bytes one frame may carry between "
                         "nodes; send it in parts", kind=ErrorKind.INVALID, retryable=False)
+        size = self._out_size + len(data)
+        if size > MAX_OUTBOUND and dest is not None:
+            raise Error(f"cannot send to {dest}: {self._out_size} bytes for other nodes "
+                        f"are waiting to be written (at most {MAX_OUTBOUND}); let the "
+                        "sender yield (any await) so they go out, then retry",
+                        kind=ErrorKind.RATE_LIMITED, retryable=True)
+        self._out_size = size
         buf = self._out.get(node)
         if buf is None:
             buf = self._out[node] = [self._hdr]
@@ -407,6 +417,7 @@ class Cluster(Host):
 
     def _take_batches(self) -> list[tuple[str, bytes]]:
         out, self._out = self._out, {}
+        self._out_size = 0
         items: list[tuple[str, bytes]] = []
         for node, frames in out.items():
             subject = self.all_subject if node == "*" else self._subject(node)

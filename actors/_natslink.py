@@ -310,6 +310,9 @@ class NatsLink:
         out += data
         if len(out) > self.max_pending:
             cut = len(out) - self.max_pending
+            if not self.dropped_bytes:
+                log.warning("beamish cluster: more than %d bytes waiting for the NATS "
+                            "connection; the oldest are dropped", self.max_pending)
             self.dropped_bytes += cut
             # drop whole commands from the front: find the first PUB after the cut
             j = out.find(b"PUB ", cut)

@@ -571,3 +571,27 @@ def test_names_work_after_the_server_lost_its_jetstream_store():
             server.stop()
 
     trio.run(main)
+
+
+def test_a_sender_that_never_yields_is_rate_limited_not_buffered_without_end(nats_url):
+    async def t(a, b):
+        sink = b.spawn(sleeper)
+        blob = b"x" * 400_000
+
+        async def flood(ctx):
+            sent = 0
+            try:
+                while True:
+                    ctx.send(sink, "blob", blob)
+                    sent += 1
+            except Error as exc:
+                first = (exc.kind, exc.retryable, sent)
+            await trio.sleep(0.2)  # the queued frames go out meanwhile
+            ctx.send(sink, "blob", blob)  # and there is room again
+            return first
+
+        kind, retryable, sent = await a.exec(flood)
+        assert kind is ErrorKind.RATE_LIMITED and retryable
+        assert 60 <= sent <= 90  # about 32 MiB of 400 kB frames
+
+    run(t, nats_url)
