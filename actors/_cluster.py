@@ -65,6 +65,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import ssl
 import zlib
 from collections.abc import Callable, Mapping
@@ -109,6 +110,7 @@ _SPAWN, _SPAWNED = 20, 21
 _NAME, _PG, _SYNC = 30, 31, 32
 
 _MON_BIT, _LINK_BIT = 1, 2
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Batches larger than this are split (NATS's default max_payload is 1 MiB).
 _CHUNK = 512 * 1024
 #: Bytes of frames one scheduler pass may queue for other nodes; a send beyond it is
@@ -198,7 +200,13 @@ async def join_cluster(node: Node, config: ClusterConfig | str | Mapping[str, An
     if not node.node_name:
         raise Error("a node joins a cluster only with a name: Node(name='a', cluster=...)",
                     kind=ErrorKind.INVALID, retryable=False)
-    cluster = Cluster(ClusterConfig.of(config))
+    config = ClusterConfig.of(config)
+    for what, value in (("node name", node.node_name), ("cluster name", config.cluster)):
+        if not _NAME_RE.fullmatch(value):
+            raise Error(f"{what} {value!r} cannot be used: use letters, digits, '-' and '_' "
+                        "only (it is part of NATS subjects and of PIDs)",
+                        kind=ErrorKind.INVALID, retryable=False)
+    cluster = Cluster(config)
     cluster.attach(node)
     node._remote = cluster
     try:

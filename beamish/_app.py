@@ -35,6 +35,8 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -65,6 +67,13 @@ __all__ = ["App", "AppState"]
 log = logging.getLogger("beamish")
 
 #: The kinds a worker node of a pool installs (the rest run on the main node).
+def default_node_name() -> str:
+    """``<host>-<pid>``: a node name unique on a network of machines with distinct
+    host names (letters, digits and '-' only)."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:40]
+    return f"{host or 'node'}-{os.getpid()}"
+
+
 WORKER_KINDS = frozenset(
     {"process.host", "function.lua", "function.py", "library.lua", "process.lua",
      "process.py", "pg.scope"}
@@ -95,7 +104,8 @@ class App:
             ``False`` such entries are reported and left out instead, unless the app's
             ``beamish.yaml`` or ``BEAMISH_STRICT`` asks for strict loading.
         node: this node's name (PIDs read ``{node@host|id}``); default the
-            ``beamish.yaml`` ``node``, else none (``"main"`` when the app has a cluster).
+            ``beamish.yaml`` ``node``, else none; in a cluster ``<hostname>-<pid>``
+            (``"main"`` for the embedded cluster of an app's own pool).
         cluster: join this cluster (a NATS URL, ``"embedded"``, a mapping of
             :class:`~beamish.actors.ClusterConfig` fields or one); default the
             ``beamish.yaml`` ``cluster``. An app whose hosts ask for ``workers`` gets an
@@ -325,7 +335,11 @@ class App:
         if size and cluster is None and self.worker_of is None:
             # a pool of its own: the embedded server, a cluster name no other app shares
             cluster = ClusterConfig(cluster=f"app{os.getpid()}")
-        name = self.node_name or ("main" if cluster is not None else "")
+        name = self.node_name or ""
+        if not name and cluster is not None:
+            # a pool of its own is "main"; in a cluster a node needs a name no other
+            # node has: this machine and process, unless one is given
+            name = "main" if size and self.cluster is None else default_node_name()
         if size or self.worker_of is not None:
             self.pooled_hosts = frozenset(
                 h for h, n in asked.items() if isinstance(n, int) and n >= 2)

@@ -454,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for p in (run, worker):
         p.add_argument("--node", default=None, metavar="NAME",
                        help="this node's name in its cluster (PIDs read {NAME@host|id}); "
-                       "default: beamish.yaml 'node', else 'main' in a cluster")
+                       "default: beamish.yaml 'node', else HOSTNAME-PID in a cluster")
         p.add_argument("--cluster", default=None, metavar="URL",
                        help="join the cluster on this NATS server (nats://host:4222, "
                        "comma-separated for several; 'embedded' starts one); default: "

@@ -595,3 +595,15 @@ def test_a_sender_that_never_yields_is_rate_limited_not_buffered_without_end(nat
         assert 60 <= sent <= 90  # about 32 MiB of 400 kB frames
 
     run(t, nats_url)
+
+
+@pytest.mark.parametrize("name, cluster", [("a.b", "ok"), ("a b", "ok"), ("x@y", "ok"),
+                                           ("good", "bad.name"), ("good", "*")])
+def test_names_that_cannot_be_subjects_are_refused(nats_url, name, cluster):
+    async def main():
+        async with Node(name=name, cluster=config(nats_url, cluster)):
+            pass
+
+    with pytest.raises(Error, match="letters, digits") as e:
+        trio.run(main)
+    assert e.value.kind is ErrorKind.INVALID
