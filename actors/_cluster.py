@@ -108,6 +108,10 @@ _MON, _DEMON, _LINK, _UNLINK = 13, 14, 15, 16
 _EXIT, _LINKX, _EVENT = 17, 18, 19
 _SPAWN, _SPAWNED = 20, 21
 _NAME, _PG, _SYNC = 30, 31, 32
+_FULL = 9  # below _CANCEL: taken from any sender
+#: Seconds a sender's sends to a process are RATE_LIMITED after that process's node
+#: dropped one of its messages (the mailbox was full).
+_BACKOFF = 0.05
 
 _MON_BIT, _LINK_BIT = 1, 2
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -250,6 +254,10 @@ class Cluster(Host):
         self._dests: dict[str, Pid] = {}
         #: PIDs of peers known to have exited (the latest 4096)
         self._dead: dict[Pid, None] = {}
+        #: remote PIDs whose mailbox was full -> (until when sends are refused, why);
+        #: local PIDs whose senders were told so
+        self._congested: dict[Pid, tuple[float, Error]] = {}
+        self._full_told: dict[Pid, float] = {}
         self.frames_in = 0
         self.frames_out = 0
 
@@ -510,13 +518,23 @@ class Cluster(Host):
                 if proc._accepts is not None:
                     proc._accepts(payload, pid)
             except Error as exc:
-                log.warning("beamish: a message from %s to %s was dropped: %s",
-                            f[3] or sender, pid, exc)
+                now = trio.current_time()
+                if now - self._full_told.get(pid, -_BACKOFF) >= _BACKOFF / 2:
+                    # told now and then while it lasts: the sender backs off meanwhile
+                    if pid not in self._full_told:
+                        log.warning("beamish: a message from %s to %s was dropped: %s",
+                                    f[3] or sender, pid, exc)
+                    self._full_told[pid] = now
+                    self._emit(sender, [_FULL, pid, exc])
                 return
+            if self._full_told:
+                self._full_told.pop(pid, None)
             proc._deliver(Message(f[2], f[3], payload))
             proc._room -= 1
             if proc._hibernating:
                 proc._wake()
+        elif op == _FULL:
+            self._congested[f[1]] = (trio.current_time() + _BACKOFF, f[2])
         elif op == _HELLO:
             self._hello(f)
         elif op == _BYE:
@@ -708,6 +726,15 @@ class Cluster(Host):
     def is_alive(self, pid: Pid) -> bool:
         return pid.node in self.peers and pid not in self._dead
 
+    def _check_congestion(self, pid: Pid) -> None:
+        got = self._congested.get(pid)
+        if got is not None:
+            if trio.current_time() < got[0]:
+                raise Error(f"{got[1].message} (on node {pid.node}; wait a moment and "
+                            "retry)", kind=ErrorKind.RATE_LIMITED, retryable=True,
+                            details={"pid": str(pid)})
+            del self._congested[pid]
+
     def _died(self, pid: Pid) -> None:
         """An EXIT or LINK_DOWN told this node that ``pid`` (of a peer) is gone: from
         now on a send to it fails here, as a send to a dead local PID does."""
@@ -720,6 +747,8 @@ class Cluster(Host):
         # The frame is [MSG, "host|id", topic, sender, payload]; all but the payload
         # repeat from send to send, so their encoding is kept (bounded) per triple.
         key = (pid, message.topic, message.sender)
+        if self._congested:
+            self._check_congestion(pid)
         head = self._heads.get(key)
         if head is None or pid.node not in self.peers or pid in self._dead:
             self._peer_of(pid)

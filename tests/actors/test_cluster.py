@@ -607,3 +607,34 @@ def test_names_that_cannot_be_subjects_are_refused(nats_url, name, cluster):
     with pytest.raises(Error, match="letters, digits") as e:
         trio.run(main)
     assert e.value.kind is ErrorKind.INVALID
+
+
+def test_a_full_mailbox_on_another_node_makes_the_sender_back_off(nats_url):
+    from beamish.actors import Limits, LocalHost
+
+    async def t(a, b):
+        b.add_host(LocalHost("small", limits=Limits().with_(mailbox_messages=10)))
+        a.cluster.peers["b"].hosts.append("small")
+        sink = a.spawn("t:sleeper", host="b@small")
+
+        async def sender(ctx):
+            with trio.fail_after(10):
+                while True:
+                    try:
+                        ctx.send(sink, "m", 1)
+                    except Error as exc:
+                        return exc
+                    await trio.sleep(0.002)
+
+        exc = await a.exec(sender)
+        assert exc.kind is ErrorKind.RATE_LIMITED and exc.retryable
+        assert str(sink) in exc.message and "mailbox" in exc.message
+
+    async def main():
+        a, b = two_nodes(nats_url)
+        async with a, b:
+            await joined(a, b)
+            b.register_process("t:sleeper", sleeper)
+            await t(a, b)
+
+    trio.run(main)
