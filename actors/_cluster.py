@@ -245,6 +245,7 @@ class Cluster(Host):
         #: peers this node gave up on -> their incarnation then
         self._downed: dict[str, str] = {}
         self._name_revs: dict[str, int] = {}
+        self._kv_tasks: set[Any] = set()
         self._closed = False
         self._nc: Any = None
         self._kv: Any = None
@@ -950,7 +951,13 @@ class Cluster(Host):
 
     def _kv_call(self, fn: Callable[..., Any], *args: Any) -> None:
         if self._kv is not None and not self._closed:
-            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(fn(*args)))
+            self._loop.call_soon_threadsafe(self._kv_start, fn, args)
+
+    def _kv_start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        # on the asyncio loop; the task is held until done (the loop keeps weak ones)
+        task = self._loop.create_task(fn(*args))
+        self._kv_tasks.add(task)
+        task.add_done_callback(self._kv_tasks.discard)
 
     @staticmethod
     def _key(name: str) -> str:
