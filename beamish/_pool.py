@@ -99,7 +99,6 @@ class WorkerPool:
         self._procs: dict[str, Any] = {}
         self._closing = False
         self.restarts: dict[str, list[float]] = {n: [] for n in names}
-        self._nursery: trio.Nursery | None = None
 
     def argv(self, name: str) -> list[str]:
         cfg = self.cluster.config
@@ -115,7 +114,6 @@ class WorkerPool:
                     timeout: float = 60.0) -> None:
         """Start every worker and wait until each has joined the cluster with
         ``hosts`` (the pooled hosts) installed."""
-        self._nursery = nursery
         self.hosts = hosts
         for name in self.names:
             await self._launch(name)

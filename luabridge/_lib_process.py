@@ -672,15 +672,19 @@ def _unlisten(drv: LuaProcess, tid: int, h: Any) -> tuple[Any, ...]:
 # -- names ----------------------------------------------------------------------------------------
 
 
+def _name_and_pid(name: Any, pid: Any) -> tuple[str, Pid | None]:
+    """The arguments of ``process.registry.register``, checked: ``Error(INVALID)``."""
+    if not isinstance(name, str) or not name:
+        raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
+    if pid is None:
+        return name, None
+    return name, pid if isinstance(pid, Pid) else Pid.parse(str(pid))
+
+
 @command("register")
 def _register(drv: LuaProcess, tid: int, name: Any = None, pid: Any = None) -> Any:
     try:
-        if not isinstance(name, str) or not name:
-            raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
-        target = None
-        if pid is not None:
-            target = pid if isinstance(pid, Pid) else Pid.parse(str(pid))
-        drv.ctx.register(name, target)
+        drv.ctx.register(*_name_and_pid(name, pid))
     except Error as exc:
         return _err(drv, exc)
     return (0, True)
@@ -691,11 +695,7 @@ def _register_global(drv: LuaProcess, tid: int, name: Any = None, pid: Any = Non
     """``process.registry.register(name, pid, CONSISTENT | STRONG)``: wait for the
     cluster to confirm the name (``true``) or refuse it (``nil, err`` ALREADY_EXISTS)."""
     try:
-        if not isinstance(name, str) or not name:
-            raise Error("name must be a non-empty string", kind=ErrorKind.INVALID)
-        target = None
-        if pid is not None:
-            target = pid if isinstance(pid, Pid) else Pid.parse(str(pid))
+        name, target = _name_and_pid(name, pid)
     except Error as exc:
         return _err(drv, exc)
     ctx = drv.ctx
