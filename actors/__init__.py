@@ -21,7 +21,9 @@ machinery) are public here too but documented as such.
   (``Node(name=..., cluster=...)``), worker pools, the embedded NATS server.
 * :class:`ProcessGroups`, :class:`PgScope` — process groups (``node.groups``).
 * :func:`die_with_parent`, :func:`free_port`, :func:`port_in_use`,
-  :func:`accepts_connections` — for layers that start child servers or workers.
+  :func:`accepts_connections`, :func:`start_on_port`, :func:`wait_listening`,
+  :func:`stop_child`, :func:`kill_child`, :func:`log_tail` — for layers that start
+  child servers or workers.
 * :func:`publish` — for the other layers' facades: names report the facade as module.
 * :func:`pending_start`, :func:`set_pending_start` (:data:`PendingStart`) — for hosts
   whose start is confirmed later (workflows) and yielding callers that wait for it.
@@ -42,7 +44,12 @@ from ._channel import select as select
 from ._children import accepts_connections as accepts_connections
 from ._children import die_with_parent as die_with_parent
 from ._children import free_port as free_port
+from ._children import kill_child as kill_child
+from ._children import log_tail as log_tail
 from ._children import port_in_use as port_in_use
+from ._children import start_on_port as start_on_port
+from ._children import stop_child as stop_child
+from ._children import wait_listening as wait_listening
 from ._cluster import NODE_DISCONNECTED as NODE_DISCONNECTED
 from ._cluster import Cluster as Cluster
 from ._cluster import ClusterConfig as ClusterConfig
@@ -172,9 +179,11 @@ __all__ = [
     "import_handler",
     "isolate",
     "isolate_args",
+    "kill_child",
     "limit_error",
     "limits_of",
     "list_nodes",
+    "log_tail",
     "parse_duration",
     "pending_start",
     "port_in_use",
@@ -184,8 +193,11 @@ __all__ = [
     "select",
     "set_pending_start",
     "spawn_messages_error",
+    "start_on_port",
+    "stop_child",
     "supervisor_report",
     "user_stack",
+    "wait_listening",
 ]
 
 publish(globals())

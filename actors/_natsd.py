@@ -41,25 +41,30 @@ Invariants
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._children import accepts_connections, die_with_parent, free_port, port_in_use
+from ._children import (
+    die_with_parent,
+    free_port,
+    kill_child,
+    log_tail,
+    port_in_use,
+    start_on_port,
+    stop_child,
+    wait_listening,
+)
 from ._errors import Error, ErrorKind
 
 __all__ = ["NatsServer", "find_nats_binary"]
 
 #: How many fresh ports to try when a picked free port is taken before the server binds.
-_PORT_ATTEMPTS = 3
 _SERVER_NAME = "beamish-embedded"
 
 
@@ -180,24 +185,14 @@ class NatsServer:
 
     def start(self) -> NatsServer:
         """:meth:`launch` then :meth:`wait_ready`; retries a picked port that was taken."""
-        for attempt in range(_PORT_ATTEMPTS):
-            self.launch()
-            try:
-                self.wait_ready()
-            except Error as e:
-                port_race = (
-                    self._requested_port is None
-                    and self._launches == 1
-                    and attempt + 1 < _PORT_ATTEMPTS
-                    and "address already in use" in str(e)
-                )
-                if not port_race:
-                    raise
-                self._port = None
-                self._launches = 0
-                continue
-            return self
-        raise AssertionError("unreachable")  # pragma: no cover
+        start_on_port(self.launch, self.wait_ready,
+                      lambda: self._requested_port is None and self._launches == 1,
+                      self._forget_port)
+        return self
+
+    def _forget_port(self) -> None:
+        self._port = None
+        self._launches = 0
 
     def launch(self) -> None:
         """Start the child process (no wait). No-op when already running."""
@@ -257,57 +252,38 @@ class NatsServer:
                 retryable=False,
             )
         limit = self.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        delay = 0.005
-        while True:
-            code = proc.poll()
-            if code is not None:
-                tail = self._log_tail()
-                self.stop()
-                raise Error(
-                    f"the embedded NATS server exited with code {code} during start-up "
-                    f"({self.ip}:{port}): {tail}",
-                    kind=ErrorKind.UNAVAILABLE,
-                    retryable=False,
-                )
-            if accepts_connections(self.ip, port):
-                return
-            if time.monotonic() >= deadline:
-                tail = self._log_tail()
-                self.stop()
-                raise Error(
-                    f"the embedded NATS server did not accept connections on "
-                    f"{self.ip}:{port} within {limit:g} s: {tail}",
-                    kind=ErrorKind.UNAVAILABLE,
-                    retryable=True,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        try:
+            code = wait_listening(proc, self.ip, port, limit, max_delay=0.05)
+        except TimeoutError:
+            tail = self._log_tail()
+            self.stop()
+            raise Error(
+                f"the embedded NATS server did not accept connections on "
+                f"{self.ip}:{port} within {limit:g} s: {tail}",
+                kind=ErrorKind.UNAVAILABLE,
+                retryable=True,
+            ) from None
+        if code is not None:
+            tail = self._log_tail()
+            self.stop()
+            raise Error(
+                f"the embedded NATS server exited with code {code} during start-up "
+                f"({self.ip}:{port}): {tail}",
+                kind=ErrorKind.UNAVAILABLE,
+                retryable=False,
+            )
 
     def stop(self, timeout: float | None = None) -> None:
         """SIGTERM, wait up to ``stop_timeout``, SIGKILL, reap. Idempotent."""
         with self._mutex:
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.stop_timeout if timeout is None else timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                    proc.wait()
+            stop_child(self._proc, self.stop_timeout if timeout is None else timeout)
             self._remove_temp_store()
 
     def kill(self) -> None:
         """SIGKILL the server without a grace period (crash tests), and reap it. A
         temporary store is kept, as a crash would leave it; :meth:`stop` removes it."""
         with self._mutex:
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                proc.wait()
+            kill_child(self._proc)
 
     def exit_code(self) -> int | None:
         """How the last child ended, negative for a signal as in ``Popen``; ``None``
@@ -338,14 +314,5 @@ class NatsServer:
             self._store = None
             self._temp_store = False
 
-    def _log_tail(self, limit: int = 1500) -> str:
-        path = self.log_path
-        if path is None:
-            return "(no log)"
-        try:
-            with open(path, "rb") as f:
-                f.seek(self._log_offset)
-                data = f.read()[-limit:]
-        except OSError:
-            return "(log unreadable)"
-        return data.decode(errors="replace").strip() or "(empty log)"
+    def _log_tail(self) -> str:
+        return log_tail(self.log_path, self._log_offset)

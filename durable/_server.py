@@ -58,12 +58,10 @@ import importlib.metadata
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +70,14 @@ from typing import Any
 from beamish.actors import (
     Error,
     ErrorKind,
-    accepts_connections,
     die_with_parent,
     free_port,
+    kill_child,
+    log_tail,
     port_in_use,
+    start_on_port,
+    stop_child,
+    wait_listening,
 )
 
 __all__ = [
@@ -103,7 +105,6 @@ DEFAULT_STARTUP_TIMEOUT = 30.0
 #: Default grace between SIGTERM and SIGKILL (a clean dev-server stop takes ~1.5 s).
 DEFAULT_STOP_TIMEOUT = 5.0
 #: How many fresh ports to try when a picked free port is taken before the server binds.
-_PORT_ATTEMPTS = 3
 
 
 
@@ -289,23 +290,13 @@ class DevServer:
 
     def start(self) -> DevServer:
         """:meth:`launch` then :meth:`wait_ready`; retries a picked port that was taken."""
-        for attempt in range(_PORT_ATTEMPTS):
-            self.launch()
-            try:
-                self.wait_ready()
-            except Error as e:
-                port_race = (
-                    self._requested_port is None
-                    and self._starts == 1
-                    and attempt + 1 < _PORT_ATTEMPTS
-                    and "address already in use" in str(e)
-                )
-                if not port_race:
-                    raise
-                self._port = None  # pick another free port
-                continue
-            return self
-        raise AssertionError("unreachable")  # pragma: no cover
+        start_on_port(self.launch, self.wait_ready,
+                      lambda: self._requested_port is None and self._starts == 1,
+                      self._forget_port)
+        return self
+
+    def _forget_port(self) -> None:
+        self._port = None  # pick another free port
 
     def launch(self) -> None:
         """Start the child process (no wait). No-op when already running.
@@ -383,46 +374,31 @@ class DevServer:
                 kind=ErrorKind.INVALID,
                 retryable=False,
             )
-        deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
-        delay = 0.005
-        while True:
-            code = proc.poll()
-            if code is not None:
-                self.stop()
-                raise Error(
-                    f"the embedded Temporal server exited with code {code} during start-up "
-                    f"(port {self._port}, db {self.db_filename}): {self._log_tail()}",
-                    kind=ErrorKind.UNAVAILABLE,
-                    retryable=False,
-                )
-            if accepts_connections(self.ip, self._port):
-                return
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise Error(
-                    f"the embedded Temporal server did not accept connections on "
-                    f"{self.ip}:{self._port} within {self.startup_timeout:g} s: "
-                    f"{self._log_tail()}",
-                    kind=ErrorKind.UNAVAILABLE,
-                    retryable=True,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+        limit = self.startup_timeout if timeout is None else timeout
+        try:
+            code = wait_listening(proc, self.ip, self._port, limit, max_delay=0.1)
+        except TimeoutError:
+            self.stop()
+            raise Error(
+                f"the embedded Temporal server did not accept connections on "
+                f"{self.ip}:{self._port} within {self.startup_timeout:g} s: "
+                f"{self._log_tail()}",
+                kind=ErrorKind.UNAVAILABLE,
+                retryable=True,
+            ) from None
+        if code is not None:
+            self.stop()
+            raise Error(
+                f"the embedded Temporal server exited with code {code} during start-up "
+                f"(port {self._port}, db {self.db_filename}): {self._log_tail()}",
+                kind=ErrorKind.UNAVAILABLE,
+                retryable=False,
+            )
 
     def stop(self, timeout: float | None = None) -> None:
         """SIGTERM, wait up to ``stop_timeout``, SIGKILL, reap. Idempotent, thread-safe."""
         with self._mutex:
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                grace = self.stop_timeout if timeout is None else timeout
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                    proc.wait()
+            stop_child(self._proc, self.stop_timeout if timeout is None else timeout)
             self._reap()
             if self._state is not ServerState.NEW:
                 self._state = ServerState.STOPPED
@@ -445,11 +421,7 @@ class DevServer:
     def kill(self) -> None:
         """SIGKILL the server without a grace period (crash tests); state -> STOPPED."""
         with self._mutex:
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                proc.wait()
+            kill_child(self._proc)
             self._reap()
             if self._state is not ServerState.NEW:
                 self._state = ServerState.STOPPED
@@ -553,12 +525,5 @@ class DevServer:
         self._log_offset = log.tell()
         return log
 
-    def _log_tail(self, limit: int = 1500) -> str:
-        if self._log_path is None:
-            return "(no log)"
-        try:
-            data = self._log_path.read_bytes()[self._log_offset :][-limit:]
-        except OSError:
-            return "(log unreadable)"
-        text = data.decode(errors="replace").strip()
-        return text or "(empty log)"
+    def _log_tail(self) -> str:
+        return log_tail(self._log_path, self._log_offset)
